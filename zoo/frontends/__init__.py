@@ -1,0 +1,1 @@
+"""Front-ends: how the CNN meets the signal (Pons, 'personal (re)view', Figure 2)."""
