@@ -1,24 +1,54 @@
-"""Pretrained weights for zoo models (filled by the pretrained-weights work)."""
+"""Pretrained weights for zoo models.
 
-__all__ = ["available", "load_pretrained_weights", "UnknownWeightsError"]
+A weights entry is registered per (model id, weights name) with ``register_weights``; it
+knows its tag names and how to put its values into a freshly built model.
+"""
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
-# model id -> {weights name -> loader}
-_REGISTRY = {}
+__all__ = ["PretrainedWeights", "UnknownWeightsError", "available", "register_weights", "resolve_weights"]
 
 
 class UnknownWeightsError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class PretrainedWeights:
+    model_id: str
+    name: str
+    tag_names: Sequence[str]
+    load_into: Callable  # load_into(keras_model) fills the weights in place
+
+    @property
+    def num_classes(self):
+        return len(self.tag_names)
+
+
+_REGISTRY = {}  # model id -> {weights name -> PretrainedWeights}
+
+
+def register_weights(entry):
+    _REGISTRY.setdefault(entry.model_id, {})[entry.name] = entry
+    return entry
+
+
+def _load_entries():
+    # Importing the sources registers their weights (filled by the pretrained-weights work).
+    pass
+
+
 def available(model_id=None):
+    """{model id: [weights names]} or, for one model id, its weights names."""
+    _load_entries()
     if model_id is None:
         return {m: sorted(w) for m, w in _REGISTRY.items()}
     return sorted(_REGISTRY.get(model_id, {}))
 
 
-def load_pretrained_weights(model, model_id, weights):
+def resolve_weights(model_id, weights):
     names = available(model_id)
     if weights not in names:
         offer = f"available: {', '.join(names)}" if names else "this model has no pretrained weights"
         raise UnknownWeightsError(f"No pretrained weights {weights!r} for {model_id!r} ({offer}).")
-    _REGISTRY[model_id][weights](model)
+    return _REGISTRY[model_id][weights]

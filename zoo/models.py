@@ -82,6 +82,12 @@ def create_model(
         **overrides: front-end, back-end or log-mel parameters by name.
     """
     model_id, front, back = registry.resolve(name)
+    pretrained_entry = None
+    if weights is not None:
+        from pretrained import resolve_weights
+
+        pretrained_entry = resolve_weights(model_id, weights)
+        num_classes, tag_names = pretrained_entry.num_classes, list(pretrained_entry.tag_names)
     split = _split_overrides(model_id, front, back, overrides)
     if tag_names is not None and len(tag_names) != num_classes:
         raise ValueError(f"tag_names has {len(tag_names)} names for num_classes={num_classes}")
@@ -101,10 +107,8 @@ def create_model(
         x = layers.Dense(num_classes, name="head_logits")(x)
         outputs = TaggedSigmoid(tag_names, name="scores")(x)
     model = keras.Model(inputs, outputs, name=model_id.replace("-", "_"))
-    if weights is not None:
-        from pretrained import load_pretrained_weights
-
-        load_pretrained_weights(model, model_id, weights)
+    if pretrained_entry is not None:
+        pretrained_entry.load_into(model)
     return model
 
 

@@ -1,0 +1,1 @@
+"""Benchmark suite: accuracy, latency and memory of the zoo's models."""

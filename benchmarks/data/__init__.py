@@ -1,0 +1,1 @@
+"""Datasets for the benchmark: a General-MIDI music-tagging set rendered locally, MagnaTagATune."""

@@ -1,0 +1,48 @@
+"""Render MIDI files to audio with the fluidsynth command line and a General MIDI soundfont.
+
+Debian: ``apt-get install fluidsynth fluid-soundfont-gm`` (FluidR3_GM.sf2).
+"""
+import os
+import shutil
+import subprocess
+
+__all__ = ["SoundfontNotFoundError", "find_soundfont", "render_midi"]
+
+_SOUNDFONT_CANDIDATES = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+)
+
+
+class SoundfontNotFoundError(RuntimeError):
+    pass
+
+
+def find_soundfont():
+    """A General MIDI soundfont: $ZOO_SOUNDFONT, else Debian's fluid-soundfont-gm."""
+    explicit = os.environ.get("ZOO_SOUNDFONT")
+    for path in ((explicit,) if explicit else _SOUNDFONT_CANDIDATES):
+        if path and os.path.isfile(path):
+            return path
+    raise SoundfontNotFoundError(
+        "No General MIDI soundfont found: install Debian's fluid-soundfont-gm "
+        "(apt-get install fluidsynth fluid-soundfont-gm) or set ZOO_SOUNDFONT to an .sf2 file."
+    )
+
+
+def render_midi(midi_path, wav_path, sample_rate=16000, soundfont=None, gain=0.6):
+    """Render ``midi_path`` to a 16-bit wav at ``sample_rate`` with fluidsynth (no audio device)."""
+    if shutil.which("fluidsynth") is None:
+        raise SoundfontNotFoundError("fluidsynth is not installed (apt-get install fluidsynth).")
+    soundfont = soundfont or find_soundfont()
+    command = [
+        "fluidsynth", "-ni", "-q",
+        "-g", str(gain),
+        "-r", str(sample_rate),
+        "-F", str(wav_path),
+        "-T", "wav",
+        "-O", "s16",
+        soundfont, str(midi_path),
+    ]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return wav_path

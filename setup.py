@@ -1,0 +1,32 @@
+from setuptools import find_packages, setup
+
+# The measured working set (DEVELOPERS.md, 2026-11-25): tensorflow-io 0.37.1 does not load
+# with TF 2.20, kapre 0.4.1 needs TF < 2.21 and keras < 3.14. Keep these pinned together.
+PINNED = [
+    "tensorflow==2.17.1",
+    "keras==3.13.2",
+    "kapre==0.4.1",
+    "tensorflow-io==0.37.1",
+    "numpy==1.26.4",
+    "tensorflow-serving-api==2.17.1",
+]
+
+setup(
+    name="audio-zoo",
+    version="0.1.0",
+    description="Audio classification model zoo (front-end x back-end taxonomy) for Keras 3 / TensorFlow",
+    packages=find_packages(include=["zoo", "zoo.*", "pretrained", "pretrained.*", "export", "export.*",
+                                    "benchmarks", "benchmarks.*"]),
+    python_requires=">=3.9,<3.13",
+    install_requires=PINNED + [
+        "pandas",
+        "absl-py",
+        "librosa",  # kapre builds its mel filterbank with librosa
+        "mido",
+        "tqdm",
+        "matplotlib",
+        "scikit-learn",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": []},
+)
