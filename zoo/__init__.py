@@ -45,7 +45,7 @@ def tag_names(model):
 
 
 def catalogue(**kwargs):
-    """A pandas DataFrame describing every registered model (see zoo.catalogue)."""
-    from zoo.catalogue import build_catalogue
+    """A pandas DataFrame describing every registered model (see zoo.describe)."""
+    from zoo.describe import build_catalogue
 
     return build_catalogue(**kwargs)

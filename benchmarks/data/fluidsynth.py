@@ -30,8 +30,12 @@ def find_soundfont():
     )
 
 
-def render_midi(midi_path, wav_path, sample_rate=16000, soundfont=None, gain=0.6):
-    """Render ``midi_path`` to a 16-bit wav at ``sample_rate`` with fluidsynth (no audio device)."""
+def render_midi(midi_path, wav_path, sample_rate=16000, soundfont=None, gain=0.6, sample_format="s16"):
+    """Render ``midi_path`` to a wav at ``sample_rate`` with fluidsynth (no audio device).
+
+    ``sample_format`` is fluidsynth's ``-O``: "s16" (default) or "float", which cannot clip
+    when several loud parts add up.
+    """
     if shutil.which("fluidsynth") is None:
         raise SoundfontNotFoundError("fluidsynth is not installed (apt-get install fluidsynth).")
     soundfont = soundfont or find_soundfont()
@@ -41,7 +45,7 @@ def render_midi(midi_path, wav_path, sample_rate=16000, soundfont=None, gain=0.6
         "-r", str(sample_rate),
         "-F", str(wav_path),
         "-T", "wav",
-        "-O", "s16",
+        "-O", sample_format,
         soundfont, str(midi_path),
     ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
