@@ -42,8 +42,10 @@ def frames_to_samples(n_frames, config=LogMelConfig()):
 def log_mel(waveform, config=LogMelConfig()):
     """[batch, samples] float32 waveform -> [batch, frames, n_mels] compressed log-mel."""
     f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
-    x = ReflectPad1D(config.n_fft // 2, name="logmel_center_pad")(waveform)
-    x = keras.layers.Reshape((-1, 1), name="logmel_add_channel")(x)
+    # float32 whatever the global dtype policy: the FFT and the 10000x compression need it.
+    float32 = {"dtype": "float32"}
+    x = ReflectPad1D(config.n_fft // 2, name="logmel_center_pad", **float32)(waveform)
+    x = keras.layers.Reshape((-1, 1), name="logmel_add_channel", **float32)(x)
     x = kapre.STFT(
         n_fft=config.n_fft,
         hop_length=config.hop_length,
@@ -52,9 +54,9 @@ def log_mel(waveform, config=LogMelConfig()):
         pad_end=False,
         input_data_format="channels_last",
         output_data_format="channels_last",
-        name="logmel_stft",
+        name="logmel_stft", **float32,
     )(x)
-    x = ComplexPower(name="logmel_power")(x)
+    x = ComplexPower(name="logmel_power", **float32)(x)
     x = kapre.ApplyFilterbank(
         type="mel",
         filterbank_kwargs={
@@ -67,7 +69,7 @@ def log_mel(waveform, config=LogMelConfig()):
             "norm": "slaney",
         },
         data_format="channels_last",
-        name="logmel_mel_filterbank",
+        name="logmel_mel_filterbank", **float32,
     )(x)
-    x = Log10Compression(config.log_scale, name="logmel_log10")(x)
-    return keras.layers.Reshape((-1, config.n_mels), name="logmel")(x)
+    x = Log10Compression(config.log_scale, name="logmel_log10", **float32)(x)
+    return keras.layers.Reshape((-1, config.n_mels), name="logmel", **float32)(x)

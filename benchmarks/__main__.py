@@ -1,0 +1,192 @@
+"""python -m benchmarks: accuracy, latency and memory of zoo models on a tagging dataset.
+
+Each model runs in its own subprocess (benchmarks.worker); its row is appended to
+--out/results.csv the moment it finishes. Rerunning with the same --out skips finished
+models; Ctrl-C stops the model in progress and keeps every finished row.
+"""
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+from benchmarks.presets import PRESETS
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("preset", "default", sorted(PRESETS), "Models, data size and training length.")
+flags.DEFINE_list("models", None, "Model ids or globs (overrides the preset's models).")
+flags.DEFINE_string("dataset", "gm", "'gm' (rendered here from General MIDI) or 'mtat:PATH'.")
+flags.DEFINE_string("out", None, "Output directory (default runs/<preset>).")
+flags.DEFINE_integer("epochs", None, "Training epochs (default: the preset's).")
+flags.DEFINE_integer("batch_size", None, "Training batch size (default: the preset's).")
+flags.DEFINE_float("input_seconds", 3.0, "Model input length in seconds.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
+flags.DEFINE_bool("jit_compile", False, "Compile training and inference with XLA.")
+flags.DEFINE_string("data_root", None, "Where datasets are rendered/cached (default: the zoo cache).")
+flags.DEFINE_integer("seed", 0, "Seed for data rendering, crops and weights.")
+
+
+def _cache_root():
+    return os.environ.get("ZOO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "audio-zoo")
+
+
+def _selected_models(patterns, preset):
+    from zoo import registry
+
+    if not patterns:
+        return list(preset.models)
+    ids = registry.list_models() + sorted(registry.ALIASES)
+    chosen = []
+    for pattern in patterns:
+        matches = fnmatch.filter(ids, pattern) if any(c in pattern for c in "*?[") else [pattern]
+        if not matches:
+            raise ValueError(f"--models: {pattern!r} matches no model id")
+        chosen += [registry.resolve(m)[0] for m in matches]  # resolve raises with close matches
+    return list(dict.fromkeys(chosen))
+
+
+def _dataset_spec(preset):
+    if FLAGS.dataset == "gm":
+        root = FLAGS.data_root or os.path.join(_cache_root(), "datasets")
+        return {"kind": "gm", "root": root, "clips": list(preset.clips), "seed": FLAGS.seed}
+    if FLAGS.dataset.startswith("mtat:"):
+        return {"kind": "mtat", "path": FLAGS.dataset[len("mtat:"):]}
+    raise ValueError(f"--dataset must be 'gm' or 'mtat:PATH', got {FLAGS.dataset!r}")
+
+
+def _worker_spec(model_id, preset, dataset):
+    return {
+        "model": model_id,
+        "dataset": dataset,
+        "epochs": FLAGS.epochs or preset.epochs,
+        "batch_size": FLAGS.batch_size or preset.batch_size,
+        "input_seconds": FLAGS.input_seconds,
+        "strategy": FLAGS.strategy,
+        "jit_compile": FLAGS.jit_compile,
+        "seed": FLAGS.seed,
+        "scaling_seconds": list(preset.scaling_seconds),
+        "latency_repeats": preset.latency_repeats,
+        "throughput_batch": 32,
+    }
+
+
+def _run_in_subprocess(module, spec, workdir):
+    """Runs `python -m module SPEC ROW`; returns the row (dict) or None if it failed."""
+    spec_path = os.path.join(workdir, "spec.json")
+    row_path = os.path.join(workdir, "row.json")
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    child = subprocess.Popen([sys.executable, "-m", module, spec_path, row_path])
+    try:
+        code = child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        child.wait()
+        raise
+    if code != 0 or not os.path.exists(row_path):
+        return None
+    with open(row_path) as f:
+        return json.load(f)
+
+
+def _benchmark_model(model_id, spec, store, matmul_gflops):
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as workdir:
+        row = _run_in_subprocess("benchmarks.worker", spec, workdir)
+        if row is None:
+            return None
+        per_tag = pd.read_csv(os.path.join(workdir, "row.json.tags.csv"))
+    row["machine_matmul_gflops"] = matmul_gflops
+    store.append(row, per_tag)
+    return row
+
+
+def _summary_line(row):
+    return (f"ROC-AUC {row['roc_auc']:.3f}  PR-AUC {row['pr_auc']:.3f}  "
+            f"p50 {row['latency_ms_p50']:.1f} ms  {row['throughput_clips_per_s']:.1f} clips/s  "
+            f"peak {row['peak_memory_mb']:,.0f} MB  est. train {row['est_train_vram_mb']:,.0f} MB")
+
+
+def _prepare_dataset(spec):
+    from benchmarks.datasets import open_dataset
+
+    start = time.perf_counter()
+    dataset = open_dataset(spec, progress=True)
+    print(f"dataset {dataset.name}: {len(dataset.annotations)} clips, {len(dataset.tags)} tags "
+          f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+def _anchor(store, preset, matmul_gflops):
+    from benchmarks.anchor import ANCHOR_ID
+
+    if ANCHOR_ID in store.finished():
+        return
+    spec = {"throughput_batch": 32, "latency_repeats": preset.latency_repeats, "jit_compile": FLAGS.jit_compile}
+    with tempfile.TemporaryDirectory(prefix="zoo-anchor-") as workdir:
+        row = _run_in_subprocess("benchmarks.anchor", spec, workdir)
+    if row is None:
+        print(f"{ANCHOR_ID}: failed (see above)", flush=True)
+        return
+    row["machine_matmul_gflops"] = matmul_gflops
+    store.append(row)
+    print(f"{ANCHOR_ID}: original graph {row['throughput_clips_per_s']:.1f} patches/s; "
+          f"ours {row['ours_throughput_clips_per_s']:.1f} -> {row['speedup_vs_original']:.2f}x", flush=True)
+
+
+def main(argv):
+    del argv
+    from benchmarks import measure
+    from benchmarks.results import ResultsStore
+
+    preset = PRESETS[FLAGS.preset]
+    models = _selected_models(FLAGS.models, preset)
+    dataset = _dataset_spec(preset)
+    store = ResultsStore(FLAGS.out or os.path.join("runs", FLAGS.preset))
+    _prepare_dataset(dataset)
+    matmul_gflops = measure.matmul_gflops()
+    print(f"device: {measure.device_name()}; dense matmul {matmul_gflops:.0f} GFLOP/s", flush=True)
+    failed = []
+    try:
+        for i, model_id in enumerate(models, start=1):
+            if model_id in store.finished():
+                print(f"[{i}/{len(models)}] {model_id}: already in {store.csv_path}, skipped", flush=True)
+                continue
+            print(f"[{i}/{len(models)}] {model_id} ...", flush=True)
+            row = _benchmark_model(model_id, _worker_spec(model_id, preset, dataset), store, matmul_gflops)
+            if row is None:
+                failed.append(model_id)
+                print(f"[{i}/{len(models)}] {model_id}: FAILED (see above); no row written", flush=True)
+            else:
+                print(f"[{i}/{len(models)}] {model_id}: {_summary_line(row)}", flush=True)
+        if preset.anchor and not FLAGS.models:
+            _anchor(store, preset, matmul_gflops)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished models are kept; rerun with the same --out to resume", flush=True)
+        store.write_report(f"Benchmark ({FLAGS.preset} preset, interrupted)")
+        return 130
+    store.write_report(f"Benchmark ({FLAGS.preset} preset, {FLAGS.dataset} dataset)")
+    print(f"results: {store.csv_path}", flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run():
+    def _main(argv):
+        try:
+            sys.exit(main(argv))
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    app.run(_main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,42 @@
+"""Benchmark presets: which models, how much data, how long to train."""
+from dataclasses import dataclass
+
+from zoo import registry
+
+__all__ = ["Preset", "PRESETS"]
+
+ANCHOR_BACK_END = "musicnn"  # all front-ends on musicnn's back-end ...
+ANCHOR_FRONT_END = "vertical-horizontal"  # ... and all back-ends on musicnn's front-end
+
+
+@dataclass(frozen=True)
+class Preset:
+    models: tuple
+    clips: tuple  # (train, valid, test) 10 s clips of the GM set
+    epochs: int
+    batch_size: int
+    scaling_seconds: tuple  # extra input lengths for variable-length models
+    latency_repeats: int
+    anchor: bool  # also time the original musicnn graph
+
+
+def _default_models():
+    fronts = [f"{ANCHOR_BACK_END}-{f}" for f in registry.front_ends()]
+    backs = [f"{b}-{ANCHOR_FRONT_END}" for b in registry.back_ends()]
+    return tuple(dict.fromkeys(fronts + backs))
+
+
+PRESETS = {
+    "smoke": Preset(
+        models=("maxpool-frame-single", "avgpool-sample-level", "maxpool-vertical", "dense-small-rectangular"),
+        clips=(24, 8, 16), epochs=1, batch_size=8, scaling_seconds=(10,), latency_repeats=5, anchor=False,
+    ),
+    "default": Preset(
+        models=_default_models(),
+        clips=(320, 64, 160), epochs=4, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,
+    ),
+    "full": Preset(
+        models=tuple(registry.list_models()),
+        clips=(320, 64, 160), epochs=4, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,
+    ),
+}

@@ -1,0 +1,103 @@
+"""The benchmark's outputs in --out: results.csv (one row per finished model), per-tag AUCs,
+results.md and a plot. Every file is replaced atomically, so none is ever half-written."""
+import os
+
+import pandas as pd
+
+__all__ = ["ResultsStore", "REQUIRED_COLUMNS"]
+
+REQUIRED_COLUMNS = [
+    "model", "roc_auc", "pr_auc", "latency_ms_p50", "latency_ms_p95", "throughput_clips_per_s",
+    "peak_memory_mb", "est_train_vram_mb", "device",
+]
+_MARKDOWN_COLUMNS = [
+    ("model", "model", "{}"), ("params", "params", "{:,.0f}"), ("mflops_per_clip", "MFLOPs/clip", "{:,.0f}"),
+    ("roc_auc", "ROC-AUC", "{:.3f}"), ("pr_auc", "PR-AUC", "{:.3f}"),
+    ("roc_auc_timbre", "ROC timbre", "{:.3f}"), ("roc_auc_temporal", "ROC temporal", "{:.3f}"),
+    ("latency_ms_p50", "p50 ms", "{:.1f}"), ("latency_ms_p95", "p95 ms", "{:.1f}"),
+    ("throughput_clips_per_s", "clips/s @32", "{:.1f}"), ("achieved_gflops", "GFLOP/s", "{:.1f}"),
+    ("peak_memory_mb", "peak MB", "{:,.0f}"), ("est_train_vram_mb", "est. train MB", "{:,.0f}"),
+    ("latency_ms_10s", "p50 ms 10 s", "{:.1f}"), ("latency_ms_30s", "p50 ms 30 s", "{:.1f}"),
+    ("est_train_vram_mb_30s", "est. train MB 30 s", "{:,.0f}"),
+]
+
+
+def _replace(path, write):
+    partial = path + ".partial"
+    write(partial)
+    os.replace(partial, path)
+
+
+class ResultsStore:
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        os.makedirs(out_dir, exist_ok=True)
+        self.csv_path = os.path.join(out_dir, "results.csv")
+        self.tags_path = os.path.join(out_dir, "per_tag_auc.csv")
+
+    def rows(self):
+        if not os.path.exists(self.csv_path):
+            return pd.DataFrame(columns=REQUIRED_COLUMNS)
+        return pd.read_csv(self.csv_path)
+
+    def finished(self):
+        return set(self.rows()["model"])
+
+    def append(self, row, per_tag=None):
+        table = pd.concat([self.rows(), pd.DataFrame([row])], ignore_index=True)
+        table = table[[c for c in REQUIRED_COLUMNS if c in table] + [c for c in table if c not in REQUIRED_COLUMNS]]
+        if per_tag is not None:
+            tags = pd.concat([self._per_tag(), per_tag], ignore_index=True)
+            _replace(self.tags_path, lambda p: tags.to_csv(p, index=False))
+        _replace(self.csv_path, lambda p: table.to_csv(p, index=False))
+
+    def _per_tag(self):
+        return pd.read_csv(self.tags_path) if os.path.exists(self.tags_path) else pd.DataFrame()
+
+    def write_report(self, title, notes=()):
+        table = self.rows()
+        if table.empty:
+            return
+        _replace(os.path.join(self.out_dir, "results.md"), lambda p: _write_markdown(table, title, notes, p))
+        _replace(os.path.join(self.out_dir, "auc_vs_latency.png"), lambda p: _plot(table, p))
+
+
+def _cell(value, fmt):
+    return "–" if pd.isna(value) else fmt.format(value)
+
+
+def _write_markdown(table, title, notes, path):
+    columns = [(c, h, f) for c, h, f in _MARKDOWN_COLUMNS if c in table]
+    lines = [f"# {title}", ""]
+    devices = ", ".join(sorted(table["device"].dropna().astype(str).unique()))
+    lines += [f"Device: {devices}", ""] + [f"- {n}" for n in notes] + [""]
+    lines.append("| " + " | ".join(h for _, h, _ in columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for row in table.itertuples(index=False):
+        values = row._asdict()
+        lines.append("| " + " | ".join(_cell(values[c], f) for c, _, f in columns) + " |")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def _plot(table, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table.dropna(subset=["roc_auc", "latency_ms_p50"])
+    fig, ax = plt.subplots(figsize=(9, 6))
+    sizes = 20 + 300 * rows.peak_memory_mb / max(rows.peak_memory_mb.max(), 1)
+    ax.scatter(rows.latency_ms_p50, rows.roc_auc, s=sizes, alpha=0.6)
+    for row in rows.itertuples():
+        ax.annotate(row.model, (row.latency_ms_p50, row.roc_auc), fontsize=7, xytext=(4, 2),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency, batch 1, 3 s clip, p50 (ms, log scale)")
+    ax.set_ylabel("ROC-AUC (macro, test)")
+    ax.set_title("ROC-AUC vs latency (marker area ~ peak memory)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=120)
+    plt.close(fig)

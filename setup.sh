@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian machine: system packages for the benchmark's
+# General-MIDI renderer, then a virtual environment in .venv with the pinned working set.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SYSTEM_PACKAGES=(fluidsynth fluid-soundfont-gm)
+missing=()
+for package in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
