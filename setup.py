@@ -11,6 +11,8 @@ PINNED = [
     "tensorflow-serving-api==2.17.1",
 ]
 
+EXPORT_EXTRAS = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
+
 setup(
     name="audio-zoo",
     version="0.1.0",
@@ -26,7 +28,18 @@ setup(
         "tqdm",
         "matplotlib",
         "scikit-learn",
+        "soxr",
+        "soundfile",
     ],
-    extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": []},
+    extras_require={
+        # onnx < 1.18: later releases need ml_dtypes >= 0.5, which TF 2.17 rules out.
+        "export": EXPORT_EXTRAS,
+        "test": ["pytest"] + EXPORT_EXTRAS,
+    },
+    entry_points={
+        "console_scripts": [
+            "zoo-tag=zoo.cli:main",
+            "zoo-export=export.__main__:main",
+        ]
+    },
 )

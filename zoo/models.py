@@ -88,6 +88,8 @@ def create_model(
 
         pretrained_entry = resolve_weights(model_id, weights)
         num_classes, tag_names = pretrained_entry.num_classes, list(pretrained_entry.tag_names)
+        # The architecture the weights were trained with; explicit overrides still win.
+        overrides = {**pretrained_entry.overrides, **overrides}
     split = _split_overrides(model_id, front, back, overrides)
     if tag_names is not None and len(tag_names) != num_classes:
         raise ValueError(f"tag_names has {len(tag_names)} names for num_classes={num_classes}")

@@ -1,0 +1,107 @@
+"""python -m export --model=ID --base_path=DIR [--weights=mtt] [--version=N] [--force] [--top_k=5]
+
+Writes DIR/<model id>/<version>/ for TF Serving; optionally a models.config for every model
+under DIR, a batching parameters file, and TFLite / ONNX files.
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: keep the CLI's output readable
+
+__all__ = ["main", "parse_args"]
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="zoo model id or alias, e.g. musicnn-vertical-horizontal")
+    parser.add_argument("--base_path", required=True, help="directory TF Serving watches (one folder per model)")
+    parser.add_argument("--weights", default=None, help="pretrained weights name, e.g. mtt (default: random init)")
+    parser.add_argument("--version", type=int, default=None, help="version number (default: the next one)")
+    parser.add_argument("--force", action="store_true", help="replace an existing version")
+    parser.add_argument("--top_k", type=int, default=5, help="tags returned in top_k_tags (default 5)")
+    parser.add_argument("--sample_rate", type=int, default=16000, help="model input rate in Hz (default 16000)")
+    parser.add_argument("--input_seconds", type=float, default=None,
+                        help="clip length of fixed-length back-ends (dense, fcn; default: musicnn's 3 s patch, "
+                             "47616 samples = 187 frames); the others take any length")
+    parser.add_argument("--no_warmup", action="store_true", help="leave out assets.extra/tf_serving_warmup_requests")
+    parser.add_argument("--skip_op_check", action="store_true",
+                        help="skip checking that the graph uses core TensorFlow ops only")
+    parser.add_argument("--model_config", metavar="PATH",
+                        help="also write a models.config (ModelServerConfig) for every model under base_path")
+    parser.add_argument("--models_root", default="/models",
+                        help="where the server sees base_path, for --model_config (default: /models, docker)")
+    parser.add_argument("--batching_parameters", metavar="PATH",
+                        help="also write a --batching_parameters_file text proto")
+    parser.add_argument("--max_batch_size", type=int, default=32, help="for --batching_parameters (default 32)")
+    parser.add_argument("--tflite", metavar="PATH", help="also write a .tflite model")
+    parser.add_argument("--onnx", metavar="PATH", help="also write a .onnx model")
+    return parser
+
+
+def parse_args(argv=None):
+    return _parser().parse_args(argv)
+
+
+def _user_errors():
+    import zoo
+    from export.errors import ExportError
+    from pretrained import UnknownWeightsError
+
+    return (ExportError, zoo.UnknownModelError, zoo.InvalidOverrideError, UnknownWeightsError, ValueError, OSError)
+
+
+def _describe(exported):
+    length = ("any length" if exported.input_samples is None
+              else f"exactly {exported.input_samples} samples")
+    return (
+        f"exported {exported.name} version {exported.version} to {exported.path}\n"
+        f"  serving_default: waveform float32 [batch, samples] ({length}, {exported.sample_rate} Hz)"
+        " -> scores, top_k_tags, top_k_scores\n"
+        "  embed: waveform -> embedding\n"
+        "  tag_names: waveform (only its batch size is read) -> tag_names"
+    )
+
+
+def _run(args):
+    import tensorflow as tf
+
+    from export import saved_model, server_config, to_onnx, to_tflite
+
+    tf.get_logger().setLevel("ERROR")  # saving a lookup table logs a harmless collection warning
+
+    length = {} if args.input_seconds is None else {"input_seconds": args.input_seconds}
+    model = saved_model.build_servable_model(args.model, weights=args.weights, sample_rate=args.sample_rate, **length)
+    exported = saved_model.export_saved_model(
+        model, args.base_path, args.version, args.force, top_k=args.top_k, sample_rate=args.sample_rate,
+        model_name=saved_model.serving_model_name(args.model), warmup_requests=not args.no_warmup,
+        check_ops=not args.skip_op_check,
+    )
+    print(_describe(exported))
+    if args.model_config:
+        names = server_config.exported_model_names(args.base_path)
+        server_config.write_model_config(args.model_config, names, args.models_root)
+        print(f"wrote {args.model_config} serving {', '.join(names)} from {args.models_root}")
+    if args.batching_parameters:
+        server_config.write_batching_parameters(args.batching_parameters, max_batch_size=args.max_batch_size)
+        print(f"wrote {args.batching_parameters}")
+    if args.tflite:
+        to_tflite.export_tflite(model, args.tflite)
+        print(f"wrote {args.tflite}")
+    if args.onnx:
+        to_onnx.export_onnx(model, args.onnx)
+        print(f"wrote {args.onnx}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        _run(args)
+    except _user_errors() as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
