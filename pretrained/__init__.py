@@ -2,9 +2,14 @@
 
 A weights entry is registered per (model id, weights name) with ``register_weights``; it
 knows its tag names and how to put its values into a freshly built model.
+
+musicnn 0.1.0's checkpoints (``pretrained.musicnn``): "mtt" and "msd" weights for
+``musicnn-vertical-horizontal`` and ``dense-small-rectangular``. ``python -m pretrained convert``
+fetches and converts them ahead of time.
 """
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["PretrainedWeights", "UnknownWeightsError", "available", "register_weights", "resolve_weights"]
 
@@ -19,6 +24,9 @@ class PretrainedWeights:
     name: str
     tag_names: Sequence[str]
     load_into: Callable  # load_into(keras_model) fills the weights in place
+    # Model parameters the pretrained network was built with, where they differ from the
+    # model's defaults; create_model builds with them (explicit overrides still win).
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self):
@@ -34,8 +42,8 @@ def register_weights(entry):
 
 
 def _load_entries():
-    # Importing the sources registers their weights (filled by the pretrained-weights work).
-    pass
+    # Importing a source module registers its weights; it fetches nothing until one is loaded.
+    from pretrained import musicnn  # noqa: F401
 
 
 def available(model_id=None):

@@ -4,12 +4,18 @@
     >>> zoo.list_models()[:3]
     >>> model = zoo.load("musicnn-vertical-horizontal")
 """
-import kapre
-import keras
+import os
 
-from zoo.layers import TaggedSigmoid
-from zoo.models import create_model, load
-from zoo.registry import (
+# Before TensorFlow loads (via kapre): its start-up chatter would precede every CLI error line.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import kapre  # noqa: E402
+import keras  # noqa: E402
+
+from zoo.audio import AudioError, load_audio  # noqa: E402
+from zoo.layers import TaggedSigmoid  # noqa: E402
+from zoo.models import create_model, load  # noqa: E402
+from zoo.registry import (  # noqa: E402
     ALIASES,
     InvalidOverrideError,
     UnknownModelError,
@@ -17,18 +23,24 @@ from zoo.registry import (
     front_ends,
     list_models,
 )
+from zoo.tagging import embeddings, tag, taggram  # noqa: E402
 
 __all__ = [
     "ALIASES",
+    "AudioError",
     "InvalidOverrideError",
     "UnknownModelError",
     "back_ends",
     "catalogue",
     "create_model",
+    "embeddings",
     "front_ends",
     "list_models",
     "load",
+    "load_audio",
+    "tag",
     "tag_names",
+    "taggram",
 ]
 
 # kapre 0.4.1 does not register its layers with Keras; do it so `.keras` files load.

@@ -1,0 +1,248 @@
+"""Tag any audio with a pretrained zoo model, the way musicnn does.
+
+The clip's log-mel spectrogram is computed once (by the zoo's in-graph input stage) and cut
+into patches (3 s = 187 frames, no overlap by default; the incomplete tail is dropped as
+musicnn does, a clip shorter than one patch is zero-padded). Each patch is scored by the
+model and the per-patch scores are aggregated.
+
+    >>> from zoo.tagging import tag
+    >>> tag("song.mp3")                        # top 5 MagnaTagATune tags
+    >>> tag("song.mp3", model="vgg", weights="msd", top_k=None)
+"""
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoo.audio import DEFAULT_RATE, load_audio
+from zoo.input_stage import LogMelConfig
+from zoo.registry import LOG_MEL, WAVEFORM
+
+__all__ = ["AGGREGATES", "DEFAULT_MODEL", "embeddings", "tag", "taggram"]
+
+DEFAULT_MODEL = "musicnn-vertical-horizontal"
+AGGREGATES = {"mean": np.mean, "max": np.max}
+BATCH_SIZE = 32
+_MEL = LogMelConfig(sample_rate=DEFAULT_RATE)  # the pretrained models' input
+
+
+@dataclass(frozen=True)
+class _Patching:
+    frames: int  # log-mel frames per patch
+    hop_frames: int
+
+    @property
+    def samples(self):
+        # The centred STFT gives 1 + samples // hop_length frames (zoo.input_stage).
+        return (self.frames - 1) * _MEL.hop_length
+
+    def pad(self, waveform):
+        return np.pad(waveform, (0, max(0, self.samples - len(waveform))))
+
+    def starts(self, total_frames):
+        """First frame of each patch: musicnn's range(0, total - frames + 1, hop)."""
+        return np.arange(0, total_frames - self.frames + 1, self.hop_frames)
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return value
+
+
+def _patching(patch_seconds, hop_seconds):
+    # musicnn: frames = librosa.time_to_frames(seconds, n_fft=512, hop=256) + 1, i.e. 187 for 3 s.
+    samples = int(_positive(patch_seconds, "patch_seconds") * _MEL.sample_rate)
+    frames = (samples - _MEL.n_fft // 2) // _MEL.hop_length + 1
+    if frames < 2:
+        raise ValueError(f"patch_seconds={patch_seconds!r} is shorter than two log-mel frames")
+    if hop_seconds is None:
+        return _Patching(frames, frames)
+    hop_frames = round(_positive(hop_seconds, "hop_seconds") * _MEL.sample_rate / _MEL.hop_length)
+    return _Patching(frames, max(1, hop_frames))
+
+
+@functools.lru_cache(maxsize=1)
+def _log_mel_stage():
+    import keras
+
+    from zoo.input_stage import log_mel
+
+    waveform = keras.Input(shape=(None,), dtype="float32", name="waveform")
+    return keras.Model(waveform, log_mel(waveform, _MEL), name="log_mel_stage")
+
+
+def _log_mel_patches(waveform, patching):
+    # One spectrogram of the whole clip, then cut, as musicnn does: a patch's edge frames see
+    # the neighbouring audio rather than the reflect padding a lone patch would get (on
+    # music that moves per-patch scores by up to ~0.07).
+    import keras
+
+    spectrogram = keras.ops.convert_to_numpy(_log_mel_stage()(waveform[None]))[0]
+    starts = patching.starts(len(spectrogram))
+    return np.stack([spectrogram[s:s + patching.frames] for s in starts]), starts
+
+
+def _waveform_patches(waveform, patching):
+    starts = patching.starts(1 + len(waveform) // _MEL.hop_length)
+    return np.stack([waveform[s * _MEL.hop_length:][:patching.samples] for s in starts]), starts
+
+
+# Front-end input kind -> (patch cutter, whether the model takes the waveform itself).
+_PATCHERS = {LOG_MEL: (_log_mel_patches, False), WAVEFORM: (_waveform_patches, True)}
+
+
+def _pretrained_model(model, weights):
+    """(canonical model id, front-end input kind); the zoo's errors for unknown names."""
+    from pretrained import resolve_weights
+    from zoo.registry import resolve
+
+    model_id, front, _ = resolve(model)
+    if weights is None:
+        raise ValueError("Tagging needs pretrained weights; weights=None would tag with random ones.")
+    resolve_weights(model_id, weights)
+    return model_id, front.input_kind
+
+
+@functools.lru_cache(maxsize=8)
+def _model(model_id, weights, samples, input_stage):
+    from zoo.models import create_model
+
+    return create_model(
+        model_id, weights=weights, sample_rate=DEFAULT_RATE, input_seconds=samples / DEFAULT_RATE,
+        input_stage=input_stage,
+    )
+
+
+def _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds):
+    """(tagging model key, patches, patch start times in seconds)."""
+    model_id, input_kind = _pretrained_model(model, weights)
+    patching = _patching(patch_seconds, hop_seconds)
+    cut, takes_waveform = _PATCHERS[input_kind]
+    waveform = patching.pad(load_audio(audio, sample_rate, target_rate=DEFAULT_RATE))
+    patches, starts = cut(waveform, patching)
+    times = starts * _MEL.hop_length / DEFAULT_RATE
+    return (model_id, weights, patching.samples, takes_waveform), patches, times
+
+
+def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None):
+    """Tag scores per patch: a DataFrame indexed by patch start ``time`` (s), one column per tag.
+
+    Arguments as for ``tag``.
+    """
+    import pandas as pd
+
+    import zoo
+
+    key, patches, times = _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
+    tagger = _model(*key)
+    scores = tagger.predict(patches, batch_size=BATCH_SIZE, verbose=0)
+    return pd.DataFrame(scores, index=pd.Index(times, name="time"), columns=zoo.tag_names(tagger))
+
+
+def _check_tag_options(top_k, aggregate):
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+
+
+def tag(
+    audio,
+    model=DEFAULT_MODEL,
+    weights="mtt",
+    sample_rate=None,
+    top_k=5,
+    patch_seconds=3.0,
+    hop_seconds=None,
+    aggregate="mean",
+):
+    """The clip's tags, best first: a DataFrame with columns ``tag`` and ``score``.
+
+    Args:
+        audio: path of a wav/flac/ogg/mp3 file, or an array (see ``zoo.audio.load_audio``).
+        model: model id or alias with pretrained weights (``pretrained.available()``).
+        weights: pretrained weights name, e.g. "mtt" (MagnaTagATune) or "msd" (Million Song).
+        sample_rate: rate of an array input in Hz (None: already 16 kHz).
+        top_k: number of rows; None returns every tag.
+        patch_seconds: patch length (musicnn: 3 s = 187 frames; the VGG models need 3 s).
+        hop_seconds: distance between patch starts; None = patch length (no overlap).
+        aggregate: "mean" or "max" of the per-patch scores.
+    """
+    import pandas as pd
+
+    _check_tag_options(top_k, aggregate)
+    scores = taggram(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
+    table = pd.DataFrame({"tag": scores.columns, "score": AGGREGATES[aggregate](scores.to_numpy(), axis=0)})
+    table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    return table if top_k is None else table.head(top_k)
+
+
+def _concat(*arrays):
+    return np.concatenate(arrays, axis=-1)
+
+
+def _only(array):
+    return array
+
+
+def _maxima(pooled):
+    return pooled[:, 0::2]  # TemporalMaxMeanPooling interleaves (max, mean) per channel
+
+
+def _means(pooled):
+    return pooled[:, 1::2]
+
+
+_TEMPORAL = ("frontend_temporal128_squeeze", "frontend_temporal64_squeeze", "frontend_temporal32_squeeze")
+# Name -> (layers whose outputs it needs, how to combine them): musicnn's extractor features.
+_EMBEDDINGS = {
+    "musicnn-vertical-horizontal": {
+        "timbral": (("frontend_timbral0_squeeze", "frontend_timbral1_squeeze"), _concat),
+        "temporal": (_TEMPORAL, _concat),
+        "cnn1": (("midend_bn1",), _only),
+        "cnn2": (("midend_residual2",), _only),
+        "cnn3": (("midend_residual3",), _only),
+        "max_pool": (("backend_time_max_mean",), _maxima),
+        "mean_pool": (("backend_time_max_mean",), _means),
+        "penultimate": (("backend_bn_out",), _only),
+    },
+    "dense-small-rectangular": {f"pool{i}": ((f"frontend_pool{i}",), _only) for i in range(1, 6)},
+}
+
+
+def _embedding_recipes(model_id):
+    # Other models offer the back-end's embedding, the input of the tagging head.
+    return _EMBEDDINGS.get(model_id, {"embedding": (("head_dropout",), _only)})
+
+
+def _layer_output(keras_model, name):
+    layer = keras_model.get_layer(name)
+    return layer.input if name == "head_dropout" else layer.output
+
+
+@functools.lru_cache(maxsize=8)
+def _feature_model(model_id, weights, samples, takes_waveform):
+    import keras
+
+    tagger = _model(model_id, weights, samples, takes_waveform)
+    names = sorted({n for layers, _ in _embedding_recipes(model_id).values() for n in layers})
+    return keras.Model(tagger.input, {n: _layer_output(tagger, n) for n in names})
+
+
+def embeddings(
+    audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None
+):
+    """Intermediate representations per patch, as musicnn's extractor offers them.
+
+    musicnn models: ``timbral``, ``temporal`` [patches, frames, filters], ``cnn1``..``cnn3``
+    [patches, frames, 64], ``max_pool``, ``mean_pool`` [patches, 753] (over the mid-end's
+    dense concatenation), ``penultimate`` [patches, 200]. VGG models: ``pool1``..``pool5``.
+    Arguments as for ``tag``.
+    """
+    key, patches, _ = _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
+    outputs = _feature_model(*key).predict(patches, batch_size=BATCH_SIZE, verbose=0)
+    return {
+        name: combine(*(np.asarray(outputs[layer]) for layer in layers))
+        for name, (layers, combine) in _embedding_recipes(key[0]).items()
+    }
