@@ -30,11 +30,13 @@ def find_soundfont():
     )
 
 
-def render_midi(midi_path, wav_path, sample_rate=16000, soundfont=None, gain=0.6, sample_format="s16"):
+def render_midi(midi_path, wav_path, sample_rate=16000, soundfont=None, gain=0.6, sample_format="s16",
+                timeout=None):
     """Render ``midi_path`` to a wav at ``sample_rate`` with fluidsynth (no audio device).
 
     ``sample_format`` is fluidsynth's ``-O``: "s16" (default) or "float", which cannot clip
-    when several loud parts add up.
+    when several loud parts add up. ``timeout`` (seconds) guards against a file that never
+    ends: fluidsynth renders until every voice is silent, so a stuck note renders forever.
     """
     if shutil.which("fluidsynth") is None:
         raise SoundfontNotFoundError("fluidsynth is not installed (apt-get install fluidsynth).")
@@ -48,5 +50,5 @@ def render_midi(midi_path, wav_path, sample_rate=16000, soundfont=None, gain=0.6
         "-O", sample_format,
         soundfont, str(midi_path),
     ]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
     return wav_path

@@ -4,10 +4,13 @@ A piece is planned from a seeded generator before anything is rendered, so its t
 by construction: 1-4 instrument families play at once (timbre tags) on a shared rhythmic grid
 whose tempo class, onset density and regularity are drawn independently (temporal tags).
 
-Temporal tags are defined on what a listener hears, not on the notation:
-- tempo class: the beat rate, from well separated BPM ranges (``TEMPO_CLASSES``);
-- density: onsets per second of the piece's grid (``DENSITY_CLASSES``), whatever the tempo, so
-  a dense slow piece plays sixteenths and a sparse fast one half notes;
+Temporal tags, each meant to be heard, not only written:
+- tempo class: the beat rate, from well separated BPM ranges (``TEMPO_CLASSES``). The beat is
+  always marked: the leading part plays on every beat, notes on the beat are accented, chords
+  change every bar, and drums (when present) put kick and snare on the beats;
+- density: onsets per beat of the leading part (``ONSETS_PER_BEAT``): "sparse" one (quarter
+  notes), "dense" three or four (triplets, sixteenths). With the tempo ranges below a sparse
+  piece never exceeds 175/60 = 2.9 onsets/s and a dense one never goes below 3 onsets/s;
 - rhythm: "steady" onsets sit exactly on the grid; "rubato" onsets move by up to
   ``RUBATO_JITTER`` of a grid step (shared by all parts, as an ensemble playing freely) on top
   of a slow tempo drift small enough to keep the tempo classes apart.
@@ -25,10 +28,10 @@ __all__ = [
     "DRUM_CHANNEL",
     "DRUM_KITS",
     "TEMPO_CLASSES",
-    "DENSITY_CLASSES",
+    "ONSETS_PER_BEAT",
     "RHYTHM_CLASSES",
-    "GRID_STEPS",
     "RUBATO_JITTER",
+    "MIN_NOTE_SECONDS",
     "TIMBRE_TAGS",
     "TEMPORAL_TAGS",
     "GM_TAGS",
@@ -76,25 +79,27 @@ KICK, SNARE, CLOSED_HAT, CRASH = 36, 38, 42, 49
 DRUM_HIT_SECONDS = 0.1
 
 TEMPO_CLASSES = {"slow": (60.0, 75.0), "medium": (95.0, 115.0), "fast": (145.0, 175.0)}
-DENSITY_CLASSES = {"sparse": (0.5, 1.5), "dense": (4.0, 12.0)}  # grid onsets per second
+ONSETS_PER_BEAT = {"sparse": (1,), "dense": (3, 4)}  # of the leading part
 RHYTHM_CLASSES = ("steady", "rubato")
-GRID_STEPS = (0.25, 1 / 3, 0.5, 1.0, 2.0, 4.0)  # in beats
-# Slower parts may play every other grid step; in a sparse piece that would leave too little.
-PART_STEP_MULTIPLIERS = {"sparse": (1,), "dense": (1, 2)}
-REST_PROBABILITY = 0.15
+# Parts after the first play every grid step, every beat or every other beat.
+PART_STEP_BEATS = (None, 1, 2)  # None: the grid step
+REST_PROBABILITY = 0.15  # the leading part and the drums never rest on a beat
+BEATS_PER_BAR = 4
+ACCENTS = {"downbeat": 15, "beat": 8, "offbeat": -15}  # velocity offsets
 RUBATO_JITTER = 0.3  # of a grid step, either way
 RUBATO_MAX_TEMPO_DRIFT = 0.06  # relative; keeps 75 BPM * 1.06 < 95 BPM * 0.94
 RUBATO_DRIFT_PERIOD_S = (3.0, 6.0)
 
 TIMBRE_TAGS = tuple(FAMILIES) + (DRUM_FAMILY,)
-TEMPORAL_TAGS = tuple(TEMPO_CLASSES) + tuple(DENSITY_CLASSES) + RHYTHM_CLASSES
+TEMPORAL_TAGS = tuple(TEMPO_CLASSES) + tuple(ONSETS_PER_BEAT) + RHYTHM_CLASSES
 GM_TAGS = TIMBRE_TAGS + TEMPORAL_TAGS
 GM_TAG_GROUPS = {**{t: "timbre" for t in TIMBRE_TAGS}, **{t: "temporal" for t in TEMPORAL_TAGS}}
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 PROGRESSIONS = ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 0), (5, 3, 0, 4), (0, 0, 3, 4), (0, 6, 5, 4))
-BEATS_PER_CHORD = 4
 NOTE_LENGTH = (0.5, 0.95)  # of the part's step
+MIN_NOTE_SECONDS = 0.03  # shorter notes (cut by the clip's end) are left out
+ALL_SOUND_OFF = 120  # MIDI controller
 PART_VELOCITY = (70, 110)
 PART_VOLUME = (90, 127)  # CC7; GM volume is ~40*log10(v/127) dB, so at most about -6 dB
 GAIN_DB = (-6.0, 0.0)
@@ -125,9 +130,14 @@ class PiecePlan:
     tempo_class: str
     density: str
     rhythm: str
+    onsets_per_beat: int
     parts: tuple
     gain_db: float  # the rendered clip's peak level, relative to just under full scale
     seconds: float
+
+    @property
+    def grid_step_seconds(self):
+        return 60.0 / self.bpm / self.onsets_per_beat
 
     @property
     def tags(self):
@@ -145,32 +155,25 @@ def plan_clip(seed, split, index, seconds):
 
 def plan_piece(rng, seconds):
     tempo_class = _choice(rng, tuple(TEMPO_CLASSES))
-    density = _choice(rng, tuple(DENSITY_CLASSES))
+    density = _choice(rng, tuple(ONSETS_PER_BEAT))
     rhythm = _choice(rng, RHYTHM_CLASSES)
     bpm = float(rng.uniform(*TEMPO_CLASSES[tempo_class]))
-    step_beats = _choice(rng, _grid_steps_for(bpm, density))
-    clock = _Clock(rng, bpm, step_beats, seconds, rhythm)
+    onsets_per_beat = _choice(rng, ONSETS_PER_BEAT[density])
+    clock = _Clock(rng, bpm, onsets_per_beat, seconds, rhythm)
     harmony = _Harmony(rng)
     families = _choose_families(rng)
     channels = iter(c for c in range(16) if c != DRUM_CHANNEL)
     parts = tuple(
         _drum_part(rng, clock) if family == DRUM_FAMILY
-        else _pitched_part(rng, family, next(channels), clock, harmony, density, leads=i == 0)
+        else _pitched_part(rng, family, next(channels), clock, harmony, leads=i == 0)
         for i, family in enumerate(families)
     )
-    return PiecePlan(bpm, tempo_class, density, rhythm, parts, float(rng.uniform(*GAIN_DB)), seconds)
+    gain_db = float(rng.uniform(*GAIN_DB))
+    return PiecePlan(bpm, tempo_class, density, rhythm, onsets_per_beat, parts, gain_db, seconds)
 
 
 def _choice(rng, options):
     return options[int(rng.integers(len(options)))]
-
-
-def _grid_steps_for(bpm, density):
-    low, high = DENSITY_CLASSES[density]
-    steps = tuple(s for s in GRID_STEPS if low <= bpm / 60.0 / s <= high)
-    if not steps:
-        raise ValueError(f"no grid step gives {density} onsets at {bpm:.1f} BPM")
-    return steps
 
 
 def _choose_families(rng):
@@ -180,12 +183,12 @@ def _choose_families(rng):
 
 
 class _Clock:
-    """Grid positions -> performed onset times in seconds (exact, or rubato)."""
+    """Grid positions (``onsets_per_beat`` to a beat) -> performed onset times in seconds."""
 
-    def __init__(self, rng, bpm, step_beats, seconds, rhythm):
+    def __init__(self, rng, bpm, onsets_per_beat, seconds, rhythm):
         self.bpm = bpm
-        self.step_beats = step_beats
-        self.step_seconds = step_beats * 60.0 / bpm
+        self.onsets_per_beat = onsets_per_beat
+        self.step_seconds = 60.0 / bpm / onsets_per_beat
         self.seconds = seconds
         self.positions = int(math.ceil(seconds / self.step_seconds))
         self._onsets = self._grid_onsets(rng, rhythm)
@@ -211,7 +214,16 @@ class _Clock:
         return float(min(self._onsets[position] + length * self.step_seconds, following, self.seconds))
 
     def beat(self, position):
-        return position * self.step_beats
+        return position / self.onsets_per_beat
+
+    def metric_level(self, position):
+        if position % self.onsets_per_beat:
+            return "offbeat"
+        return "downbeat" if (position // self.onsets_per_beat) % BEATS_PER_BAR == 0 else "beat"
+
+    def steps(self, beats):
+        """Grid steps in ``beats`` beats (None: one step)."""
+        return 1 if beats is None else beats * self.onsets_per_beat
 
 
 class _Harmony:
@@ -226,35 +238,40 @@ class _Harmony:
         return {(self.root + s) % 12 for s in self.scale}
 
     def chord_pitch_classes(self, beat):
-        degree = self.progression[int(beat // BEATS_PER_CHORD) % len(self.progression)]
+        degree = self.progression[int(beat // BEATS_PER_BAR) % len(self.progression)]
         return [(self.root + self.scale[(degree + k) % 7]) % 12 for k in (0, 2, 4)]
 
 
-def _pitched_part(rng, family_name, channel, clock, harmony, density, leads):
+def _pitched_part(rng, family_name, channel, clock, harmony, leads):
     family = FAMILIES[family_name]
-    multiplier = 1 if leads else _choice(rng, PART_STEP_MULTIPLIERS[density])
+    steps = 1 if leads else clock.steps(_choice(rng, PART_STEP_BEATS))
     voices = int(rng.integers(1, family.max_voices + 1))
     velocity = int(rng.integers(*PART_VELOCITY))
     length = rng.uniform(*NOTE_LENGTH)
     choose = _bass_pitches if family_name == "bass" else (_chord_pitches if voices > 1 else _melody_pitch)
     notes, previous = [], (family.lowest + family.highest) // 2
-    for position in range(0, clock.positions, multiplier):
+    for position in range(0, clock.positions, steps):
         start = clock.onset(position)
-        if start >= clock.seconds or _rests(rng, position):
+        if start >= clock.seconds or _rests(rng, clock, position, keeps_the_beat=leads):
             continue
-        end = clock.note_end(position, multiplier, length * multiplier)
+        end = clock.note_end(position, steps, length * steps)
+        if end - start < MIN_NOTE_SECONDS:
+            continue
         pitches = choose(rng, family, harmony, clock.beat(position), voices, previous)
         previous = pitches[-1]
-        notes += [Note(start, end, p, _note_velocity(rng, velocity)) for p in pitches]
+        notes += [Note(start, end, p, _note_velocity(rng, velocity, clock, position)) for p in pitches]
     return Part(family_name, _choice(rng, family.programs), channel, int(rng.integers(*PART_VOLUME)), tuple(notes))
 
 
-def _rests(rng, position):
-    return position > 0 and rng.random() < REST_PROBABILITY  # never a silent first onset
+def _rests(rng, clock, position, keeps_the_beat):
+    if position == 0 or (keeps_the_beat and clock.metric_level(position) != "offbeat"):
+        return False
+    return rng.random() < REST_PROBABILITY
 
 
-def _note_velocity(rng, base):
-    return int(np.clip(base + rng.integers(-10, 11), 1, 127))
+def _note_velocity(rng, base, clock, position):
+    accent = ACCENTS[clock.metric_level(position)]
+    return int(np.clip(base + accent + rng.integers(-5, 6), 1, 127))
 
 
 def _pitches_in_range(family, pitch_classes):
@@ -287,26 +304,23 @@ def _drum_part(rng, clock):
     notes = []
     for position in range(clock.positions):
         start = clock.onset(position)
-        if start >= clock.seconds or _rests(rng, position):
+        if start >= clock.seconds or _rests(rng, clock, position, keeps_the_beat=True):
             continue
         end = clock.note_end(position, 1, DRUM_HIT_SECONDS / clock.step_seconds)
+        if end - start < MIN_NOTE_SECONDS:
+            continue
         notes += [
-            Note(start, end, key, _note_velocity(rng, velocity))
-            for key in _drum_keys(position, clock.beat(position), clock.step_beats)
+            Note(start, end, key, _note_velocity(rng, velocity, clock, position))
+            for key in _drum_keys(position, clock)
         ]
     return Part(DRUM_FAMILY, _choice(rng, DRUM_KITS), DRUM_CHANNEL, int(rng.integers(*PART_VOLUME)), tuple(notes))
 
 
-def _drum_keys(position, beat, step_beats):
-    """Hi-hat on every grid step; kick on beats 1 and 3, snare on 2 and 4 (alternating when the
-    grid is coarser than a beat); a crash opens the piece."""
-    if step_beats >= 2:
-        backbeat = "kick" if position % 2 == 0 else "snare"
-    elif beat == int(beat):
-        backbeat = "kick" if int(beat) % 2 == 0 else "snare"
-    else:
-        backbeat = None
-    keys = [CLOSED_HAT] + {"kick": [KICK], "snare": [SNARE], None: []}[backbeat]
+def _drum_keys(position, clock):
+    """Hi-hat on every grid step, kick on beats 1 and 3, snare on 2 and 4, a crash to open."""
+    keys = [CLOSED_HAT]
+    if clock.metric_level(position) != "offbeat":
+        keys.append(KICK if (position // clock.onsets_per_beat) % 2 == 0 else SNARE)
     return keys + ([CRASH] if position == 0 else [])
 
 
@@ -316,11 +330,11 @@ def piece_to_midi(plan):
     tempo = mido.bpm2tempo(plan.bpm)
     midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)]))
     for part in plan.parts:
-        midi.tracks.append(_part_track(part, plan.bpm))
+        midi.tracks.append(_part_track(part, plan.bpm, plan.seconds))
     return midi
 
 
-def _part_track(part, bpm):
+def _part_track(part, bpm, seconds):
     header = [
         mido.Message("program_change", channel=part.channel, program=part.program, time=0),
         mido.Message("control_change", channel=part.channel, control=7, value=part.volume, time=0),
@@ -329,7 +343,12 @@ def _part_track(part, bpm):
     for note in part.notes:
         on = mido.Message("note_on", channel=part.channel, note=note.pitch, velocity=note.velocity)
         off = mido.Message("note_off", channel=part.channel, note=note.pitch, velocity=0)
-        timed += [(_ticks(note.start, bpm), 1, on), (_ticks(note.end, bpm), 0, off)]
+        start = _ticks(note.start, bpm)
+        timed += [(start, 1, on), (max(_ticks(note.end, bpm), start + 1), 0, off)]
+    # fluidsynth renders until every voice has died away: a stuck note (a note_off sorted before
+    # its own note_on) on a looping sample would render forever. Silence all at the clip's end.
+    silence = mido.Message("control_change", channel=part.channel, control=ALL_SOUND_OFF, value=0)
+    timed.append((_ticks(seconds, bpm), 2, silence))
     # At equal ticks note_off sorts first (key 0), so a repeated pitch is not cut by its own end.
     timed.sort(key=lambda event: event[:2])
     track, now = mido.MidiTrack(header), 0
