@@ -23,6 +23,7 @@ from zoo.describe import count_flops  # noqa: E402
 
 __all__ = ["run"]
 
+RECALIBRATION_BATCHES = 16
 STRATEGIES = {
     "default": tf.distribute.get_strategy,
     "mirrored": tf.distribute.MirroredStrategy,
@@ -45,11 +46,37 @@ def _train(model, spec, dataset, clip_samples):
     measure.reset_gpu_peak()
     start = time.perf_counter()
     model.fit(train, validation_data=valid, epochs=spec["epochs"], verbose=2 if not sys.stdout.isatty() else 1)
+    _recalibrate_batch_norm(model, train.take(RECALIBRATION_BATCHES))
     return {
         "train_seconds": time.perf_counter() - start,
         "train_rss_growth_mb": measure.peak_rss_mb() - rss_before,
         "gpu_train_peak_mb": measure.gpu_peak_mb(),
     }
+
+
+def _recalibrate_batch_norm(model, batches):
+    """Re-estimate every BN's moving statistics as the plain average over ``batches``.
+
+    A benchmark trains for a few dozen steps, too few for momentum-0.99 moving averages to
+    forget their initial values, and evaluation uses those averages. So, after training (no
+    weight changes), BN layers see training batches with dropout off and momentum k/(k+1)
+    at the k-th batch, i.e. a cumulative mean (as torch.optim.swa_utils.update_bn does).
+    """
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    momenta, rates = [n.momentum for n in norms], [d.rate for d in dropouts]
+    for dropout in dropouts:
+        dropout.rate = 0.0
+    try:
+        for k, (waveforms, _) in enumerate(batches):
+            for norm in norms:
+                norm.momentum = k / (k + 1)
+            model(waveforms, training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        for dropout, rate in zip(dropouts, rates):
+            dropout.rate = rate
 
 
 def _patch_scores(model, waveforms, clip_samples):

@@ -36,7 +36,7 @@ __all__ = [
 
 SAMPLE_RATE = 16000
 PATCH_FRAMES = 187  # musicnn's 3 s patch: every checkpoint's input placeholder is [None, 187, 96]
-CONVERSION_VERSION = 1  # bump when the Keras layout changes: old cached files are then ignored
+CONVERSION_VERSION = 2  # bump when the Keras layout changes: old cached files are then ignored
 
 # Keras layer -> checkpoint variable scope. tf.compat.v1.layers numbers scopes in graph
 # creation order; pretrained.reference.batch_norm_inputs shows which layer feeds each BN.

@@ -3,9 +3,9 @@
 Each takes a log-mel map [batch, frames, mels] and returns features [batch, time, channels].
 Kernel shapes are (time, frequency).
 """
-import keras
 from keras import layers
 
+from zoo.fast_conv import SingleChannelConv2D
 from zoo.registry import LOG_MEL, register_front_end
 
 __all__ = ["vertical", "horizontal", "vertical_horizontal", "small_rectangular"]
@@ -21,7 +21,7 @@ def _normalised_map(log_mel):
 
 def _conv_relu_bn_freq_max(x, filters, kernel_size, padding, name):
     """Conv2D -> ReLU -> BN -> max over all frequency bins -> [batch, time, filters]."""
-    x = layers.Conv2D(filters, kernel_size, padding=padding, activation="relu", name=f"{name}_conv")(x)
+    x = SingleChannelConv2D(filters, kernel_size, padding=padding, activation="relu", name=f"{name}_conv")(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     freq_bins = x.shape[2]
     x = layers.MaxPooling2D((1, freq_bins), name=f"{name}_freq_max")(x)
@@ -109,7 +109,8 @@ def small_rectangular(log_mel, *, filters=128, pools=VGG_POOLS, dropout=0.25):
     # dropout between layers (not after the last pool).
     x = _normalised_map(log_mel)
     for i, (size, strides) in enumerate(pools, start=1):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"frontend_conv{i}")(x)
+        # SingleChannelConv2D speeds up the first layer's training; later ones are plain Conv2D.
+        x = SingleChannelConv2D(filters, 3, padding="same", activation="relu", name=f"frontend_conv{i}")(x)
         x = layers.BatchNormalization(name=f"frontend_bn{i}")(x)
         x = layers.MaxPooling2D(size, strides=strides, name=f"frontend_pool{i}")(x)
         if i < len(pools):

@@ -1,0 +1,44 @@
+"""SingleChannelConv2D: same outputs and gradients as keras Conv2D, only a faster input gradient."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.fast_conv import SingleChannelConv2D, fold_patches
+
+
+def _outputs_and_gradients(layer, x, upstream):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(y * upstream)
+    return [y] + tape.gradient(loss, [x, layer.kernel, layer.bias])
+
+
+@pytest.mark.parametrize(
+    "kernel_size, padding, channels",
+    [((7, 13), "valid", 1), ((16, 1), "same", 1), ((3, 3), "same", 1), ((5, 4), "same", 1), ((3, 3), "same", 3)],
+)
+def test_matches_keras_conv2d_forward_and_backward(kernel_size, padding, channels):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(3, 40, 30, channels)).astype("float32"))
+    reference = keras.layers.Conv2D(6, kernel_size, padding=padding, activation="relu")
+    fast = SingleChannelConv2D(6, kernel_size, padding=padding, activation="relu")
+    reference.build(x.shape)
+    fast.build(x.shape)
+    fast.set_weights(reference.get_weights())
+    upstream = tf.constant(rng.normal(size=reference(x).shape).astype("float32"))
+    expected = _outputs_and_gradients(reference, x, upstream)
+    actual = _outputs_and_gradients(fast, x, upstream)
+    for name, want, got in zip(("output", "input grad", "kernel grad", "bias grad"), expected, actual):
+        np.testing.assert_allclose(got, want, atol=5e-6, err_msg=name)
+
+
+def test_fold_is_the_overlap_add_of_patches():
+    rng = np.random.default_rng(1)
+    patches = rng.normal(size=(2, 5, 4, 3, 6)).astype("float32")  # [b, H', W', KH, KW]
+    expected = np.zeros((2, 7, 9), "float32")
+    for h in range(5):
+        for w in range(4):
+            expected[:, h:h + 3, w:w + 6] += patches[:, h, w]
+    np.testing.assert_allclose(fold_patches(tf.constant(patches)), expected, atol=1e-5)
