@@ -72,7 +72,8 @@ def count_flops(model):
     counters = {**_FLOP_COUNTERS, AttentionPooling1D: _attention_flops}
     total = 0
     for layer in model.layers:
-        counter = counters.get(type(layer))
+        # isinstance, not type: subclasses such as SingleChannelConv2D count as their base.
+        counter = next((c for cls, c in counters.items() if isinstance(layer, cls)), None)
         if counter is not None:
             total += counter(layer)
     return int(total)
