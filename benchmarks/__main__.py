@@ -179,9 +179,11 @@ def main(argv):
 
 def run():
     def _main(argv):
+        from zoo import UnknownModelError
+
         try:
             sys.exit(main(argv))
-        except ValueError as error:
+        except (ValueError, UnknownModelError) as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
 

@@ -97,4 +97,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    try:
+        main(sys.argv)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the CLI reports it
+        sys.exit(130)

@@ -90,10 +90,11 @@ def test_macro_auc_per_group():
     labels = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 0]], dtype=np.float32)
     scores = np.array([[0.9, 0.2, 0.3], [0.1, 0.8, 0.6], [0.7, 0.1, 0.2], [0.2, 0.3, 0.1]])
     per_tag = per_tag_scores(labels, scores, ["a", "b", "c"], {"a": "timbre", "b": "timbre", "c": "temporal"})
-    assert per_tag.roc_auc.tolist() == [1.0, 0.75, 1.0]
+    # tag b: positives scored 0.8 and 0.1, negatives 0.2 and 0.3 -> 2 of 4 pairs ordered.
+    assert per_tag.roc_auc.tolist() == [1.0, 0.5, 1.0]
     summary = summarise(per_tag)
-    assert summary["roc_auc"] == pytest.approx(2.75 / 3)
-    assert summary["roc_auc_timbre"] == pytest.approx(0.875) and summary["roc_auc_temporal"] == 1.0
+    assert summary["roc_auc"] == pytest.approx(2.5 / 3)
+    assert summary["roc_auc_timbre"] == pytest.approx(0.75) and summary["roc_auc_temporal"] == 1.0
 
 
 def test_training_memory_estimate_counts_weights_slots_and_activations():

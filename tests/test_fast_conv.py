@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import zoo
 from zoo.fast_conv import SingleChannelConv2D, fold_patches
 
 
@@ -42,3 +43,13 @@ def test_fold_is_the_overlap_add_of_patches():
         for w in range(4):
             expected[:, h:h + 3, w:w + 6] += patches[:, h, w]
     np.testing.assert_allclose(fold_patches(tf.constant(patches)), expected, atol=1e-5)
+
+
+def test_length_agnostic_spectrogram_model_trains_on_two_lengths():
+    model = zoo.load("musicnn-vertical-horizontal", input_seconds=None, num_classes=3)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, size=(2, 3)).astype("float32")
+    for samples in (20000, 33000):
+        loss = model.train_on_batch(rng.normal(size=(2, samples)).astype("float32") * 0.1, labels)
+        assert np.isfinite(loss)

@@ -20,13 +20,14 @@ def _skew_sum(d):
     Pads each row with R zeros, then reinterprets the buffer with rows one element shorter,
     which shifts row r right by r, then sums the rows ([..., R, K] -> [..., R + K - 1]).
     The sum is symmetric in r and j, so the shorter axis is made the rows: the padded
-    buffer is then at most twice the input.
+    buffer is then at most twice the input. An axis of unknown length is time, the longer.
     """
-    if d.shape[-2] > d.shape[-1]:
+    rows_static, taps_static = d.shape[-2], d.shape[-1]
+    if rows_static is None or (taps_static is not None and rows_static > taps_static):
         d = tf.linalg.matrix_transpose(d)
-    rows, taps = d.shape[-2], d.shape[-1]
-    lead = tf.shape(d)[:-2]
-    d = tf.pad(d, [[0, 0]] * (len(d.shape) - 1) + [[0, rows]])
+    shape = tf.shape(d)
+    lead, rows, taps = shape[:-2], shape[-2], shape[-1]
+    d = tf.pad(d, tf.concat([tf.zeros([tf.rank(d) - 1, 2], tf.int32), [[0, rows]]], 0))
     flat = tf.reshape(d, tf.concat([lead, [rows * (taps + rows)]], 0))[..., : rows * (taps + rows - 1)]
     return tf.reduce_sum(tf.reshape(flat, tf.concat([lead, [rows, taps + rows - 1]], 0)), axis=-2)
 
