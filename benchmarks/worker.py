@@ -5,10 +5,14 @@ Run by the CLI as ``python -m benchmarks.worker SPEC.json ROW.json``; writes the
 """
 import json
 import os
+import signal
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Ctrl-C reaches the whole process group, maybe while TensorFlow is still importing: leave
+# quietly with 130 (the CLI reports the interruption), never with a traceback.
+signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -172,7 +176,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv)
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the CLI reports it
-        sys.exit(130)
+    main(sys.argv)
