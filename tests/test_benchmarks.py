@@ -105,3 +105,14 @@ def test_training_memory_estimate_counts_weights_slots_and_activations():
     activations = (10 + 4 + 2) * 8  # input + two outputs, batch 8
     expected = (weights + 3 * weights + activations) * 4 / 2**20
     assert measure.estimate_train_memory_mb(model, batch_size=8) == pytest.approx(expected)
+
+
+def test_mirrored_strategy_runs_a_model(smoke_run, tmp_path):
+    _, _, _, data = smoke_run
+    out = tmp_path / "mirrored"
+    run = _benchmarks("--preset=smoke", "--models=maxpool-frame-single", "--strategy=mirrored",
+                      f"--out={out}", f"--data_root={data}")
+    log, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, log[-3000:]
+    table = pd.read_csv(out / "results.csv")
+    assert table.strategy.tolist() == ["mirrored"] and table.roc_auc.notna().all()
