@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Ctrl-C reaches the whole process group, maybe while TensorFlow is still importing: leave
@@ -24,28 +23,6 @@ __all__ = ["ANCHOR_ID", "run"]
 ANCHOR_ID = "original-musicnn-graph"
 OURS = "musicnn-vertical-horizontal"
 PATCH_FRAMES, N_MELS = 187, 96
-
-
-def _clips_per_s(predict, batch, warmup=2, repeats=5):
-    for _ in range(warmup):
-        predict(batch)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(batch)
-        times.append(time.perf_counter() - start)
-    return len(batch) / float(np.median(times))
-
-
-def _latency_ms(predict, patch, repeats):
-    for _ in range(5):
-        predict(patch)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(patch)
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
 def _ours_on_log_mel():
@@ -71,10 +48,10 @@ def run(spec):
     # Interleave the two so that a busy machine slows both alike.
     rates = {"original": [], "ours": []}
     for _ in range(3):
-        rates["original"].append(_clips_per_s(original_predict, batch))
-        rates["ours"].append(_clips_per_s(ours_predict, batch))
+        rates["original"].append(measure.items_per_s(original_predict, batch))
+        rates["ours"].append(measure.items_per_s(ours_predict, batch))
     original_rate, ours_rate = (float(np.median(rates[k])) for k in ("original", "ours"))
-    p50, p95 = _latency_ms(original_predict, batch[:1], spec["latency_repeats"])
+    p50, p95 = measure.latency_ms_of(original_predict, batch[:1], repeats=spec["latency_repeats"])
     return {
         "model": ANCHOR_ID,
         "front_end": "vertical-horizontal",

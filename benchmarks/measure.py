@@ -8,6 +8,8 @@ import tensorflow as tf
 __all__ = [
     "compiled_inference",
     "latency_ms",
+    "latency_ms_of",
+    "items_per_s",
     "throughput_clips_per_s",
     "peak_rss_mb",
     "current_rss_mb",
@@ -31,23 +33,33 @@ def _timed_calls(function, batch, repeats):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        function(batch).numpy()
+        np.asarray(function(batch))  # waits for the result, tensor or array
         times.append(time.perf_counter() - start)
     return np.array(times)
 
 
-def latency_ms(function, samples, warmup=5, repeats=30):
-    """(p50, p95) of batch-1 inference in milliseconds, after warm-up."""
-    clip = tf.random.normal([1, samples], stddev=0.1, seed=0)
-    _timed_calls(function, clip, warmup)
-    times = _timed_calls(function, clip, repeats) * 1000
+def latency_ms_of(function, example, warmup=5, repeats=30):
+    """(p50, p95) in milliseconds of ``function(example)``, after warm-up."""
+    _timed_calls(function, example, warmup)
+    times = _timed_calls(function, example, repeats) * 1000
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def items_per_s(function, batch, warmup=2, repeats=5):
+    """len(batch) / median time of ``function(batch)``, after warm-up."""
+    _timed_calls(function, batch, warmup)
+    return len(batch) / float(np.median(_timed_calls(function, batch, repeats)))
+
+
+def latency_ms(function, samples, warmup=5, repeats=30):
+    """(p50, p95) of batch-1 inference on a [1, samples] waveform in milliseconds."""
+    clip = tf.random.normal([1, samples], stddev=0.1, seed=0)
+    return latency_ms_of(function, clip, warmup, repeats)
 
 
 def throughput_clips_per_s(function, samples, batch_size=32, warmup=2, repeats=5):
     batch = tf.random.normal([batch_size, samples], stddev=0.1, seed=1)
-    _timed_calls(function, batch, warmup)
-    return batch_size / float(np.median(_timed_calls(function, batch, repeats)))
+    return items_per_s(function, batch, warmup, repeats)
 
 
 def peak_rss_mb():

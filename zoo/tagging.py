@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoo.audio import DEFAULT_RATE, load_audio
-from zoo.input_stage import LogMelConfig
+from zoo.input_stage import LogMelConfig, frames_to_samples, waveform_to_frames
 from zoo.registry import LOG_MEL, WAVEFORM
 
 __all__ = ["AGGREGATES", "DEFAULT_MODEL", "embeddings", "tag", "taggram"]
@@ -33,8 +33,7 @@ class _Patching:
 
     @property
     def samples(self):
-        # The centred STFT gives 1 + samples // hop_length frames (zoo.input_stage).
-        return (self.frames - 1) * _MEL.hop_length
+        return frames_to_samples(self.frames, _MEL)
 
     def pad(self, waveform):
         return np.pad(waveform, (0, max(0, self.samples - len(waveform))))
@@ -84,7 +83,7 @@ def _log_mel_patches(waveform, patching):
 
 
 def _waveform_patches(waveform, patching):
-    starts = patching.starts(1 + len(waveform) // _MEL.hop_length)
+    starts = patching.starts(waveform_to_frames(len(waveform), _MEL))
     return np.stack([waveform[s * _MEL.hop_length:][:patching.samples] for s in starts]), starts
 
 
