@@ -39,6 +39,7 @@ setup(
     entry_points={
         "console_scripts": [
             "zoo-tag=zoo.cli:main",
+            "zoo-train=zoo.training.cli:main",
             "zoo-export=export.__main__:main",
         ]
     },

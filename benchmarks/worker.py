@@ -21,7 +21,7 @@ import tensorflow as tf  # noqa: E402
 import zoo  # noqa: E402
 from benchmarks import measure  # noqa: E402
 from benchmarks.datasets import open_dataset  # noqa: E402
-from benchmarks.metrics import per_tag_scores, summarise  # noqa: E402
+from zoo.training.metrics import per_tag_scores, summarise  # noqa: E402
 from zoo import registry  # noqa: E402
 from zoo.describe import count_flops  # noqa: E402
 
@@ -40,7 +40,7 @@ def _clip_samples(spec, dataset):
 
 
 def _train(model, spec, dataset, clip_samples):
-    from benchmarks.data.pipeline import make_dataset
+    from zoo.datasets.pipeline import make_dataset
 
     train = make_dataset(dataset, "train", spec["batch_size"], clip_samples=clip_samples,
                          shuffle=True, seed=spec["seed"], repeat=False)
@@ -92,7 +92,7 @@ def _patch_scores(model, waveforms, clip_samples):
 
 
 def _evaluate(model, spec, dataset, clip_samples):
-    from benchmarks.data.pipeline import make_dataset
+    from zoo.datasets.pipeline import make_dataset
 
     test = make_dataset(dataset, "test", spec["batch_size"], clip_samples=None, shuffle=False, repeat=False)
     labels, scores = [], []

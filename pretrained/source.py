@@ -14,6 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from zoo.cache import CACHE_ENV, cache_dir  # noqa: F401  (re-exported)
+
 __all__ = [
     "CHECKPOINT_FILES",
     "MUSICNN_REQUIREMENT",
@@ -24,7 +26,6 @@ __all__ = [
     "musicnn_wheel",
 ]
 
-CACHE_ENV = "ZOO_CACHE_DIR"
 SOURCE_ENV = "ZOO_MUSICNN_WHEEL"
 MUSICNN_REQUIREMENT = "musicnn==0.1.0"
 MUSICNN_WHEEL = "musicnn-0.1.0-py3-none-any.whl"
@@ -37,11 +38,6 @@ class PretrainedSourceError(RuntimeError):
     """The musicnn checkpoints could not be obtained (offline, bad wheel, bad folder)."""
 
 
-def cache_dir():
-    """$ZOO_CACHE_DIR, else ~/.cache/audio-zoo (created on demand)."""
-    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "audio-zoo").expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _sha256(path):

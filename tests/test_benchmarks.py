@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import measure
-from benchmarks.metrics import per_tag_scores, summarise
+from zoo.training.metrics import per_tag_scores, summarise
 from benchmarks.results import REQUIRED_COLUMNS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

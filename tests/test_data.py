@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from benchmarks.data import gm
-from benchmarks.data.fluidsynth import SoundfontNotFoundError, find_soundfont, render_midi
-from benchmarks.data.gm_plan import (
+from zoo.datasets import gm
+from zoo.datasets.fluidsynth import SoundfontNotFoundError, find_soundfont, render_midi
+from zoo.datasets.gm_plan import (
     DRUM_CHANNEL,
     DRUM_FAMILY,
     DRUM_KITS,
@@ -26,7 +26,7 @@ from benchmarks.data.gm_plan import (
     piece_to_midi,
     plan_clip,
 )
-from benchmarks.data.mtat import MTAT_ANNOTATIONS, load_mtat
+from zoo.datasets.mtat import MTAT_ANNOTATIONS, load_mtat
 
 SR = 16000
 TINY = dict(n_train=3, n_valid=1, n_test=2, seed=7, clip_seconds=2.0, progress=False)
@@ -273,7 +273,7 @@ def test_directory_is_keyed_by_what_determines_the_set(tmp_path):
 # --- tf.data pipeline ----------------------------------------------------------------------------
 
 def test_pipeline_batches_crops_and_labels(tiny_gm):
-    from benchmarks.data.pipeline import make_dataset
+    from zoo.datasets.pipeline import make_dataset
 
     pipeline = make_dataset(tiny_gm, "train", batch_size=2, clip_samples=SR, seed=1)
     batches, next_epoch = list(pipeline), list(pipeline)
@@ -290,7 +290,7 @@ def test_pipeline_batches_crops_and_labels(tiny_gm):
 
 
 def test_pipeline_decodes_the_stored_samples(tiny_gm):
-    from benchmarks.data.pipeline import make_dataset
+    from zoo.datasets.pipeline import make_dataset
 
     (whole, labels), = list(make_dataset(tiny_gm, "valid", batch_size=4))
     stored = _samples(tiny_gm.audio_paths("valid")[0]) / 32768.0
@@ -301,7 +301,7 @@ def test_pipeline_decodes_the_stored_samples(tiny_gm):
 
 
 def test_pipeline_repeats_with_fresh_crops(tiny_gm):
-    from benchmarks.data.pipeline import make_dataset
+    from zoo.datasets.pipeline import make_dataset
 
     stream = iter(make_dataset(tiny_gm, "test", 2, clip_samples=SR // 4, shuffle=False, random_crop=True,
                                repeat=True, seed=3))
@@ -367,7 +367,7 @@ def test_mtat_top_tags_folder_split_and_groups(mtat_root):
 
 
 def test_mtat_mp3s_go_through_the_pipeline(mtat_root):
-    from benchmarks.data.pipeline import make_dataset
+    from zoo.datasets.pipeline import make_dataset
 
     data = load_mtat(mtat_root)
     (crops, labels), = list(make_dataset(data, "test", batch_size=4, clip_samples=SR // 2))

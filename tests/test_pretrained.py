@@ -19,7 +19,7 @@ import pytest
 import soundfile
 
 import zoo
-from benchmarks.data.fluidsynth import SoundfontNotFoundError, render_midi
+from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
 from pretrained import UnknownWeightsError
 from pretrained import musicnn as ported
 from pretrained.reference import ReferenceGraph, batch_norm_epsilons, batch_norm_inputs

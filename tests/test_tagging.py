@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from benchmarks.data.fluidsynth import SoundfontNotFoundError, render_midi
+from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
 import pretrained
 from pretrained import PretrainedWeights, UnknownWeightsError
 from pretrained.tags import MSD_TAGS, MTT_TAGS

@@ -24,6 +24,7 @@ from zoo.registry import (  # noqa: E402
     list_models,
 )
 from zoo.tagging import embeddings, tag, taggram  # noqa: E402
+from zoo.training import train  # noqa: E402
 
 __all__ = [
     "ALIASES",
@@ -41,6 +42,7 @@ __all__ = [
     "tag",
     "tag_names",
     "taggram",
+    "train",
 ]
 
 # kapre 0.4.1 does not register its layers with Keras; do it so `.keras` files load.

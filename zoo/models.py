@@ -4,10 +4,11 @@ from keras import layers
 
 from zoo import registry
 from zoo.input_stage import LogMelConfig, log_mel, waveform_to_frames
-from zoo.layers import TaggedSigmoid
+from zoo.layers import MinimumLength, TaggedSigmoid
 
 __all__ = ["create_model", "load", "HEAD_DROPOUT"]
 
+DEFAULT_NUM_CLASSES = 50  # MagnaTagATune's top-50 vocabulary, the field's usual head
 HEAD_DROPOUT = 0.5  # musicnn (both models) drops out half the embedding before the output layer
 _LOG_MEL_PARAMETERS = tuple(
     f for f in LogMelConfig.__dataclass_fields__ if f != "sample_rate"
@@ -33,21 +34,45 @@ def _split_overrides(model_id, front, back, overrides):
     return split
 
 
-def _input_length(input_seconds, sample_rate):
+def _input_length(model_id, front, input_seconds, sample_rate, guarded):
     if input_seconds is None:
         return None
-    if input_seconds <= 0:
-        raise ValueError(f"input_seconds must be positive or None, got {input_seconds!r}")
-    return int(round(input_seconds * sample_rate))
+    if isinstance(input_seconds, bool) or not isinstance(input_seconds, (int, float)) or input_seconds <= 0:
+        raise ValueError(f"input_seconds must be a positive number of seconds or None, got {input_seconds!r}")
+    n_samples = int(round(input_seconds * sample_rate))
+    if guarded and n_samples < front.min_samples:
+        raise ValueError(
+            f"input_seconds={input_seconds!r} is too short for {model_id!r}: {n_samples} samples at "
+            f"{sample_rate} Hz, and its front-end {front.name!r} needs at least {front.min_samples} "
+            f"({front.min_samples / sample_rate:.4g} s)."
+        )
+    return n_samples
 
 
-def _model_input(front, mel_config, n_samples, input_stage):
+def _check_num_classes(num_classes):
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer (the number of tags), got {num_classes!r}")
+
+
+def _needs_new_head(entry, num_classes, tag_names):
+    """True when the caller asks for other tags than the pretrained head's."""
+    if tag_names is not None:
+        return list(tag_names) != list(entry.tag_names)
+    return num_classes is not None and num_classes != entry.num_classes
+
+
+def _model_input(model_id, front, mel_config, n_samples, input_stage, guarded):
     """(keras Input, tensor the front-end consumes)."""
     if input_stage:
         waveform = keras.Input(shape=(n_samples,), dtype="float32", name="waveform")
+        if n_samples is None and guarded:  # length-agnostic: a too-short call is named, not crashed on
+            waveform_checked = MinimumLength(front.min_samples, mel_config.sample_rate, model_id,
+                                             name="input_min_length")(waveform)
+        else:
+            waveform_checked = waveform
         if front.input_kind == registry.LOG_MEL:
-            return waveform, log_mel(waveform, mel_config)
-        return waveform, waveform
+            return waveform, log_mel(waveform_checked, mel_config)
+        return waveform, waveform_checked
     if front.input_kind != registry.LOG_MEL:
         raise ValueError(f"input_stage=False applies to log-mel front-ends; {front.name!r} takes waveform.")
     frames = None if n_samples is None else waveform_to_frames(n_samples, mel_config)
@@ -59,7 +84,7 @@ def create_model(
     name,
     *,
     weights=None,
-    num_classes=50,
+    num_classes=None,
     sample_rate=16000,
     input_seconds=3.0,
     include_top=True,
@@ -72,7 +97,10 @@ def create_model(
     Args:
         name: model id ``<back-end>-<front-end>`` (see ``list_models()``) or an alias.
         weights: None (random init) or the name of a pretrained set (see ``pretrained``).
-        num_classes: number of tags (sigmoid outputs).
+            With ``num_classes`` / ``tag_names`` other than the pretrained ones, every layer
+            but the head is pretrained and the head is new (fine-tuning).
+        num_classes: number of tags (sigmoid outputs); default 50, or the pretrained head's,
+            or ``len(tag_names)``.
         sample_rate: waveform rate in Hz the model expects (log-mel front-ends use it).
         input_seconds: clip length; None builds a length-agnostic model (variable-length
             back-ends only).
@@ -82,25 +110,32 @@ def create_model(
         **overrides: front-end, back-end or log-mel parameters by name.
     """
     model_id, front, back = registry.resolve(name)
-    pretrained_entry = None
+    pretrained_entry, new_head = None, False
     if weights is not None:
         from pretrained import resolve_weights
 
         pretrained_entry = resolve_weights(model_id, weights)
-        num_classes, tag_names = pretrained_entry.num_classes, list(pretrained_entry.tag_names)
+        new_head = _needs_new_head(pretrained_entry, num_classes, tag_names)
+        if not new_head:
+            num_classes, tag_names = pretrained_entry.num_classes, list(pretrained_entry.tag_names)
         # The architecture the weights were trained with; explicit overrides still win.
         overrides = {**pretrained_entry.overrides, **overrides}
+    if num_classes is None:
+        num_classes = len(tag_names) if tag_names is not None else DEFAULT_NUM_CLASSES
+    _check_num_classes(num_classes)
     split = _split_overrides(model_id, front, back, overrides)
     if tag_names is not None and len(tag_names) != num_classes:
         raise ValueError(f"tag_names has {len(tag_names)} names for num_classes={num_classes}")
-    n_samples = _input_length(input_seconds, sample_rate)
+    # The registered minimum lengths hold for the default front-end and log-mel settings.
+    guarded = not split["front"] and not split["mel"]
+    n_samples = _input_length(model_id, front, input_seconds, sample_rate, guarded)
     if back.length_policy == registry.FIXED and n_samples is None:
         raise ValueError(
             f"{model_id!r} has the fixed-length back-end {back.name!r}: input_seconds must be a "
             "number (None builds only variable-length back-ends)."
         )
     mel_config = LogMelConfig(sample_rate=sample_rate, **split["mel"])
-    inputs, x = _model_input(front, mel_config, n_samples, input_stage)
+    inputs, x = _model_input(model_id, front, mel_config, n_samples, input_stage, guarded)
     features = front.build(x, **split["front"])
     embedding = back.build(features, **split["back"])
     outputs = embedding
@@ -109,9 +144,20 @@ def create_model(
         x = layers.Dense(num_classes, name="head_logits")(x)
         outputs = TaggedSigmoid(tag_names, name="scores")(x)
     model = keras.Model(inputs, outputs, name=model_id.replace("-", "_"))
-    if pretrained_entry is not None:
+    if pretrained_entry is not None and new_head:
+        _load_body(model, pretrained_entry, name, sample_rate, input_seconds, input_stage, overrides)
+    elif pretrained_entry is not None:
         pretrained_entry.load_into(model)
     return model
+
+
+def _load_body(model, entry, name, sample_rate, input_seconds, input_stage, overrides):
+    """Every pretrained layer but the head into ``model`` (whose head has other tags)."""
+    donor = create_model(name, weights=entry.name, sample_rate=sample_rate, input_seconds=input_seconds,
+                         include_top=False, input_stage=input_stage, **overrides)
+    for layer in donor.layers:
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
 
 
 load = create_model

@@ -19,7 +19,7 @@ import os
 
 import pandas as pd
 
-from .dataset import TaggingDataset
+from .tagging_dataset import TaggingDataset
 
 __all__ = ["MTAT_ANNOTATIONS", "MTAT_FOLDER_SPLITS", "MTAT_TAG_GROUPS", "load_mtat", "top_tags"]
 

@@ -22,7 +22,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from .dataset import SPLITS, TaggingDataset, atomic_path, write_csv_atomically
+from .tagging_dataset import SPLITS, TaggingDataset, atomic_path, write_csv_atomically
 from .fluidsynth import find_soundfont, render_midi
 from .gm_plan import GM_TAG_GROUPS, GM_TAGS, plan_clip, piece_to_midi
 

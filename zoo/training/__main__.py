@@ -1,0 +1,3 @@
+from zoo.training.cli import main
+
+main()
