@@ -19,7 +19,7 @@ from benchmarks.presets import PRESETS
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("preset", "default", sorted(PRESETS), "Models, data size and training length.")
 flags.DEFINE_list("models", None, "Model ids or globs (overrides the preset's models).")
-flags.DEFINE_string("dataset", "gm", "'gm' (rendered here from General MIDI) or 'mtat:PATH'.")
+flags.DEFINE_string("dataset", "gm", "'gm' (rendered here from General MIDI), 'mtat:PATH' or 'manifest:PATH.csv'.")
 flags.DEFINE_string("out", None, "Output directory (default runs/<preset>).")
 flags.DEFINE_integer("epochs", None, "Training epochs (default: the preset's).")
 flags.DEFINE_integer("batch_size", None, "Training batch size (default: the preset's).")
@@ -28,10 +28,6 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"]
 flags.DEFINE_bool("jit_compile", False, "Compile training and inference with XLA.")
 flags.DEFINE_string("data_root", None, "Where datasets are rendered/cached (default: the zoo cache).")
 flags.DEFINE_integer("seed", 0, "Seed for data rendering, crops and weights.")
-
-
-def _cache_root():
-    return os.environ.get("ZOO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "audio-zoo")
 
 
 def _selected_models(patterns, preset):
@@ -50,12 +46,12 @@ def _selected_models(patterns, preset):
 
 
 def _dataset_spec(preset):
-    if FLAGS.dataset == "gm":
-        root = FLAGS.data_root or os.path.join(_cache_root(), "datasets")
-        return {"kind": "gm", "root": root, "clips": list(preset.clips), "seed": FLAGS.seed}
-    if FLAGS.dataset.startswith("mtat:"):
-        return {"kind": "mtat", "path": FLAGS.dataset[len("mtat:"):]}
-    raise ValueError(f"--dataset must be 'gm' or 'mtat:PATH', got {FLAGS.dataset!r}")
+    from zoo.datasets import parse_dataset
+
+    text = FLAGS.dataset
+    if text == "gm":  # the preset's clip counts
+        text = "gm:" + ",".join(str(n) for n in preset.clips)
+    return parse_dataset(text, seed=FLAGS.seed, data_root=FLAGS.data_root)
 
 
 def _worker_spec(model_id, preset, dataset):
@@ -74,13 +70,13 @@ def _worker_spec(model_id, preset, dataset):
     }
 
 
-def _run_in_subprocess(module, spec, workdir):
-    """Runs `python -m module SPEC ROW`; returns the row (dict) or None if it failed."""
+def _run_in_subprocess(module, spec, workdir, *extra_args):
+    """Runs `python -m module SPEC ROW [extra_args]`; returns the row (dict) or None if it failed."""
     spec_path = os.path.join(workdir, "spec.json")
     row_path = os.path.join(workdir, "row.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
-    child = subprocess.Popen([sys.executable, "-m", module, spec_path, row_path])
+    child = subprocess.Popen([sys.executable, "-m", module, spec_path, row_path, *extra_args])
     try:
         code = child.wait()
     except KeyboardInterrupt:
@@ -96,8 +92,10 @@ def _run_in_subprocess(module, spec, workdir):
 def _benchmark_model(model_id, spec, store, matmul_gflops):
     import pandas as pd
 
+    # The model's training run lives in --out, so a benchmark killed mid-training resumes it.
+    train_dir = os.path.join(store.out_dir, "training", model_id)
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as workdir:
-        row = _run_in_subprocess("benchmarks.worker", spec, workdir)
+        row = _run_in_subprocess("benchmarks.worker", spec, workdir, train_dir)
         if row is None:
             return None
         per_tag = pd.read_csv(os.path.join(workdir, "row.json.tags.csv"))
@@ -113,7 +111,7 @@ def _summary_line(row):
 
 
 def _prepare_dataset(spec):
-    from benchmarks.datasets import open_dataset
+    from zoo.datasets import open_dataset
 
     start = time.perf_counter()
     dataset = open_dataset(spec, progress=True)

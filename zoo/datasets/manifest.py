@@ -12,7 +12,6 @@ naming the first offending rows (numbered as lines of the CSV, the header being 
 the count. With ``skip_bad_files``, missing or undecodable files are left out instead and
 counted in ``info["skipped_files"]``.
 """
-import concurrent.futures
 import hashlib
 import os
 
@@ -125,14 +124,11 @@ def _prepare_file(path, sample_rate, directory):
 
 
 def _prepare_all(paths, sample_rate, directory, progress):
-    # Threads: decoding and resampling run in C (tensorflow-io, soxr, libsndfile) without the GIL.
-    workers = os.cpu_count() or 1
-    bar = tqdm(total=len(paths), desc="Preparing manifest audio", unit="file", disable=not progress)
-    with bar, concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        results = []
-        for result in pool.map(lambda p: _prepare_file(p, sample_rate, directory), paths):
-            results.append(result)
-            bar.update(1)
+    # One file at a time: tensorflow-io's AudioIOTensor aborts the process when decoding
+    # from several threads at once (seen: "Check failed: dtype() == expected_dtype").
+    results = []
+    for path in tqdm(paths, desc="Preparing manifest audio", unit="file", disable=not progress):
+        results.append(_prepare_file(path, sample_rate, directory))
     return results
 
 

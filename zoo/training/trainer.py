@@ -34,6 +34,7 @@ class TrainingResult:
     per_tag: object  # pandas.DataFrame, or None for a run finished earlier
     history: list  # one dict per epoch
     out_dir: str
+    dataset: object = None  # the TaggingDataset it trained on
     resumed_from_epoch: int = 0
     already_finished: bool = False
 
@@ -116,6 +117,28 @@ def _make_forward_step(strategy, model):
         strategy.run(lambda x: model(x, training=True), args=(waveforms,))
 
     return step
+
+
+def _make_statistics_sync(strategy, model):
+    """Averages BN moving statistics over all replicas; None with a single replica.
+
+    Gradients are all-reduced, but every replica updates its own moving statistics from the
+    batches it sees, so workers would evaluate (and save) different models without this.
+    """
+    statistics = [v for v in model.non_trainable_variables if v.path.endswith(("moving_mean", "moving_variance"))]
+    if strategy.num_replicas_in_sync == 1 or not statistics:
+        return None
+
+    @tf.function
+    def sync():
+        local = strategy.run(lambda: [tf.identity(v) for v in statistics])
+        return [strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for value in local]
+
+    def apply():
+        for variable, mean in zip(statistics, sync()):
+            variable.assign(mean)
+
+    return apply
 
 
 def _recalibrate_batch_norm(model, forward_step, iterator, batches):
@@ -241,19 +264,20 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
     patch_samples = int(round(recipe.input_seconds * data.sample_rate))
     _check_model_length(model_id, front, back, patch_samples, data.sample_rate)
     run = RunDirectory(out_dir, writable=chief)
-    settings = {"model": model_id, "dataset": spec, "tags": list(data.tags), "recipe": asdict(recipe),
-                "weights": weights, "freeze": freeze, "seed": seed, "model_options": model_options}
+    settings = {"model": model_id, "dataset": spec, "tags": list(data.tags), "weights": weights, "freeze": freeze,
+                "seed": seed, "model_options": model_options,
+                **{f"recipe.{k}": v for k, v in asdict(recipe).items() if k != "summary"}}
     run.claim(settings)
     skipped = data.info.get("skipped_files", 0)
     if skipped:
         _say(f"skipped {skipped} bad file(s) of the manifest; training on {data.info.get('files')}", chief)
     if run.finished():
-        return _finished_run(run, chief)
+        return _finished_run(run, chief, data)
     return _Trainer(run, data, recipe, distribution, chief, verbose, mixed_precision, patch_samples).fit(
         model_id, weights, freeze, seed, model_options)
 
 
-def _finished_run(run, chief):
+def _finished_run(run, chief, data):
     import pandas as pd
 
     metrics = run.metrics()
@@ -262,7 +286,7 @@ def _finished_run(run, chief):
     model = keras.models.load_model(run.file("model.keras"))
     history = pd.read_csv(run.file("history.csv")).to_dict("records")
     per_tag = pd.read_csv(run.file("per_tag.csv"))
-    return TrainingResult(model, metrics, per_tag, history, run.path, already_finished=True)
+    return TrainingResult(model, metrics, per_tag, history, run.path, data, already_finished=True)
 
 
 class _Trainer:
@@ -299,6 +323,7 @@ class _Trainer:
         # A resumed run draws other crops than the first epochs did, not the same ones again.
         batches = _train_batches(self.data, global_batch, self.patch_samples, seed * 100003 + state.epoch, strategy)
         forward = _make_forward_step(strategy, model)
+        self.sync_statistics = _make_statistics_sync(strategy, model)
         writer = _writer(run, self.chief)
         resumed_from = state.epoch
         optimizer, phase_index, step_fn = None, None, None
@@ -349,6 +374,8 @@ class _Trainer:
             progress.step(index + 1, losses[-1])
         if recipe.recalibrate_bn_batches:
             _recalibrate_batch_norm(model, forward, batches, recipe.recalibrate_bn_batches)
+        if self.sync_statistics is not None:
+            self.sync_statistics()
         validation = evaluation.evaluate(model, self.data, "valid", self.patch_samples)
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": validation.loss,
                "val_roc_auc": validation.metrics["roc_auc"], "val_pr_auc": validation.metrics["pr_auc"],
@@ -400,4 +427,5 @@ class _Trainer:
              f"(best epoch {state.best_epoch} of {state.epoch}); weights {fingerprint}"
              + (f" ({who})" if who else "") + (f"; outputs in {run.path}" if self.chief else ""),
              self.verbose)
-        return TrainingResult(model, metrics, test.per_tag, state.history, run.path, resumed_from_epoch=resumed_from)
+        return TrainingResult(model, metrics, test.per_tag, state.history, run.path, self.data,
+                              resumed_from_epoch=resumed_from)
