@@ -5,7 +5,7 @@
 - ``mtat:PATH``: MagnaTagATune in its distributed layout (``mtat``).
 - ``manifest:PATH.csv``: the user's own labelled audio (``manifest``).
 - ``tagging_dataset``: ``TaggingDataset``, what every reader returns, and atomic file writes.
-- ``pipeline``: ``make_dataset``, the one tf.data input pipeline (imports tensorflow-io).
+- ``pipeline``: ``make_dataset``, the one tf.data input pipeline (decodes with libsndfile).
 
 A dataset is named by a spec dict (JSON-able, so worker processes can reopen it) that
 ``parse_dataset`` makes from the command-line form.

@@ -72,7 +72,7 @@ def evaluate(model, dataset, split, patch_samples, batch_size=32):
     """``Evaluation`` of ``model`` on ``split`` of a ``TaggingDataset`` by the protocol above."""
     from zoo.datasets.pipeline import make_dataset
 
-    clips = make_dataset(dataset, split, 1, clip_samples=None, shuffle=False, cache=False).unbatch()
+    clips = make_dataset(dataset, split, 1, clip_samples=None, shuffle=False, ).unbatch()
     scorer = _PatchScorer(model, batch_size)
     labels = []
     for index, (waveform, label) in enumerate(clips.as_numpy_iterator()):
