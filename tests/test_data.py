@@ -296,7 +296,7 @@ def test_pipeline_decodes_the_stored_samples(tiny_gm):
     stored = _samples(tiny_gm.audio_paths("valid")[0]) / 32768.0
     np.testing.assert_allclose(whole.numpy()[0], stored, atol=1e-7)
     np.testing.assert_array_equal(labels.numpy(), tiny_gm.labels("valid"))
-    (center, _), = list(make_dataset(tiny_gm, "valid", batch_size=4, clip_samples=SR, cache=False))
+    (center, _), = list(make_dataset(tiny_gm, "valid", batch_size=4, clip_samples=SR))
     np.testing.assert_allclose(center.numpy()[0], stored[SR // 2: SR // 2 + SR], atol=1e-7)
 
 

@@ -13,6 +13,7 @@ import kapre  # noqa: E402
 import keras  # noqa: E402
 
 from zoo.audio import AudioError, load_audio  # noqa: E402
+from zoo import fast_conv  # noqa: E402,F401  (registers SingleChannelConv2D for load_model)
 from zoo.layers import TaggedSigmoid  # noqa: E402
 from zoo.models import create_model, load  # noqa: E402
 from zoo.registry import (  # noqa: E402

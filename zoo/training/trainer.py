@@ -260,7 +260,7 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
         resolve_weights(model_id, weights)
     distribution = make_strategy(strategy)  # before TensorFlow's first op (multi-worker needs that)
     chief = is_chief(distribution)
-    data, spec = _open(dataset, seed, data_root, skip_bad_files, progress=verbose and chief)
+    data, spec = _open(dataset, seed, data_root, skip_bad_files, progress=verbose and chief and sys.stderr.isatty())
     patch_samples = int(round(recipe.input_seconds * data.sample_rate))
     _check_model_length(model_id, front, back, patch_samples, data.sample_rate)
     run = RunDirectory(out_dir, writable=chief)
@@ -308,8 +308,26 @@ class _Trainer:
         finally:
             keras.mixed_precision.set_global_policy("float32")
 
+    def _float32_copy(self, model):
+        """The model to save: with mixed precision, a float32 twin holding the same weights.
+
+        The weights are float32 either way; a float32 model runs at full speed and precision
+        anywhere (CPU inference, TFLite/ONNX export), where float16 compute is slow or lossy.
+        """
+        if not self.mixed_precision:
+            return model
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            twin = self.build_model()[0]
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+        twin.set_weights(model.get_weights())
+        return twin
+
     def _fit(self, model_id, weights, freeze_mode, seed, model_options):
         recipe, strategy, run = self.recipe, self.strategy, self.run
+        self.build_model = lambda: _build_model(model_id, self.data, recipe, weights, None, model_options)
         with strategy.scope():
             model, frozen = _build_model(model_id, self.data, recipe, weights, freeze_mode, model_options)
         state, best_weights, optimizer_values = self._restore(model)
@@ -387,7 +405,7 @@ class _Trainer:
         self.run.write_history(state.history)
         _log_scalars(writer, row)
         if improved:
-            self.run.save_model(model)
+            self.run.save_model(self._float32_copy(model))
         self._say(_epoch_line(row, recipe.epochs, improved) if not self.interactive
                   else f"  val_loss {row['val_loss']:.4f}  val_roc_auc {row['val_roc_auc']:.4f}"
                        + ("  [best]" if improved else ""))
@@ -419,7 +437,7 @@ class _Trainer:
                    "stopped_early": state.stopped_early, "clips": int(len(test.labels))}
         for layer in model.layers:  # the saved model is a plain one, ready for further fine-tuning
             layer.trainable = True
-        run.save_model(model)
+        run.save_model(self._float32_copy(model))
         run.write_results(metrics, test.per_tag)
         fingerprint = weights_fingerprint(model)
         who = worker_label(self.strategy)
