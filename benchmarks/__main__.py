@@ -27,7 +27,8 @@ flags.DEFINE_float("input_seconds", 3.0, "Model input length in seconds.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
 flags.DEFINE_bool("jit_compile", False, "Compile training and inference with XLA.")
 flags.DEFINE_string("data_root", None, "Where datasets are rendered/cached (default: the zoo cache).")
-flags.DEFINE_integer("seed", 0, "Seed for data rendering, crops and weights.")
+flags.DEFINE_integer("seed", 0, "Seed of the data (rendering, manifest split) and of the first training run.")
+flags.DEFINE_integer("seeds", None, "Training runs per model, seeds seed..seed+N-1, same data (default: the preset's).")
 
 
 def _selected_models(patterns, preset):
@@ -54,7 +55,7 @@ def _dataset_spec(preset):
     return parse_dataset(text, seed=FLAGS.seed, data_root=FLAGS.data_root)
 
 
-def _worker_spec(model_id, preset, dataset):
+def _worker_spec(model_id, seed, preset, dataset):
     return {
         "model": model_id,
         "dataset": dataset,
@@ -63,7 +64,7 @@ def _worker_spec(model_id, preset, dataset):
         "input_seconds": FLAGS.input_seconds,
         "strategy": FLAGS.strategy,
         "jit_compile": FLAGS.jit_compile,
-        "seed": FLAGS.seed,
+        "seed": seed,
         "scaling_seconds": list(preset.scaling_seconds),
         "latency_repeats": preset.latency_repeats,
         "throughput_batch": 32,
@@ -93,13 +94,15 @@ def _benchmark_model(model_id, spec, store, matmul_gflops):
     import pandas as pd
 
     # The model's training run lives in --out, so a benchmark killed mid-training resumes it.
-    train_dir = os.path.join(store.out_dir, "training", model_id)
+    train_dir = os.path.join(store.out_dir, "training", model_id, f"seed-{spec['seed']}")
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as workdir:
         row = _run_in_subprocess("benchmarks.worker", spec, workdir, train_dir)
         if row is None:
             return None
         per_tag = pd.read_csv(os.path.join(workdir, "row.json.tags.csv"))
     row["machine_matmul_gflops"] = matmul_gflops
+    row["seed"] = spec["seed"]
+    per_tag.insert(1, "seed", spec["seed"])
     store.append(row, per_tag)
     return row
 
@@ -119,10 +122,29 @@ def _prepare_dataset(spec):
           f"({time.perf_counter() - start:.0f} s)", flush=True)
 
 
+class _Progress:
+    """Jobs done and left, elapsed, and the time left at this run's mean time per job."""
+
+    def __init__(self, total, finished_before):
+        self.total, self.start = total, time.perf_counter()
+        self.done_before, self.done_now, self.seconds = len(finished_before), 0, 0.0
+
+    def done(self, seconds):
+        self.done_now += 1
+        self.seconds += seconds
+
+    def line(self):
+        done = min(self.total, self.done_before + self.done_now)
+        left = self.total - done
+        elapsed = (time.perf_counter() - self.start) / 60
+        eta = f"~{left * self.seconds / self.done_now / 60:.0f} min left" if self.done_now else "time left unknown"
+        return f"progress: {done}/{self.total} runs done, {left} left; {elapsed:.0f} min elapsed, {eta}"
+
+
 def _anchor(store, preset, matmul_gflops):
     from benchmarks.anchor import ANCHOR_ID
 
-    if ANCHOR_ID in store.finished():
+    if (ANCHOR_ID, FLAGS.seed) in store.finished():
         return
     spec = {"throughput_batch": 32, "latency_repeats": preset.latency_repeats, "jit_compile": FLAGS.jit_compile}
     with tempfile.TemporaryDirectory(prefix="zoo-anchor-") as workdir:
@@ -131,6 +153,7 @@ def _anchor(store, preset, matmul_gflops):
         print(f"{ANCHOR_ID}: failed (see above)", flush=True)
         return
     row["machine_matmul_gflops"] = matmul_gflops
+    row["seed"] = FLAGS.seed
     store.append(row)
     print(f"{ANCHOR_ID}: original graph {row['throughput_clips_per_s']:.1f} patches/s; "
           f"ours {row['ours_throughput_clips_per_s']:.1f} -> {row['speedup_vs_original']:.2f}x", flush=True)
@@ -148,19 +171,27 @@ def main(argv):
     _prepare_dataset(dataset)
     matmul_gflops = measure.matmul_gflops()
     print(f"device: {measure.device_name()}; dense matmul {matmul_gflops:.0f} GFLOP/s", flush=True)
+    seeds = range(FLAGS.seed, FLAGS.seed + (FLAGS.seeds or preset.seeds))
+    jobs = [(model_id, seed) for seed in seeds for model_id in models]  # every model once before any twice
+    progress = _Progress(len(jobs), set(jobs) & store.finished())
     failed = []
     try:
-        for i, model_id in enumerate(models, start=1):
-            if model_id in store.finished():
-                print(f"[{i}/{len(models)}] {model_id}: already in {store.csv_path}, skipped", flush=True)
+        for i, (model_id, seed) in enumerate(jobs, start=1):
+            label = f"[{i}/{len(jobs)}] {model_id} seed {seed}"
+            if (model_id, seed) in store.finished():
+                print(f"{label}: already in {store.csv_path}, skipped", flush=True)
                 continue
-            print(f"[{i}/{len(models)}] {model_id} ...", flush=True)
-            row = _benchmark_model(model_id, _worker_spec(model_id, preset, dataset), store, matmul_gflops)
+            print(f"{label} ...", flush=True)
+            start = time.perf_counter()
+            row = _benchmark_model(model_id, _worker_spec(model_id, seed, preset, dataset), store, matmul_gflops)
+            progress.done(time.perf_counter() - start)
             if row is None:
-                failed.append(model_id)
-                print(f"[{i}/{len(models)}] {model_id}: FAILED (see above); no row written", flush=True)
+                failed.append(f"{model_id} (seed {seed})")
+                print(f"{label}: FAILED (see above); no row written", flush=True)
             else:
-                print(f"[{i}/{len(models)}] {model_id}: {_summary_line(row)}", flush=True)
+                print(f"{label}: {_summary_line(row)}", flush=True)
+                store.write_report(f"Benchmark ({FLAGS.preset} preset, {FLAGS.dataset} dataset, in progress)")
+            print(progress.line(), flush=True)
         if preset.anchor and not FLAGS.models:
             _anchor(store, preset, matmul_gflops)
     except KeyboardInterrupt:
@@ -168,7 +199,7 @@ def main(argv):
         store.write_report(f"Benchmark ({FLAGS.preset} preset, interrupted)")
         return 130
     store.write_report(f"Benchmark ({FLAGS.preset} preset, {FLAGS.dataset} dataset)")
-    print(f"results: {store.csv_path}", flush=True)
+    print(f"results: {store.csv_path}; {progress.line()}; dense matmul {matmul_gflops:.0f} GFLOP/s", flush=True)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

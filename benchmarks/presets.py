@@ -21,6 +21,7 @@ class Preset:
     scaling_seconds: tuple  # extra input lengths for variable-length models
     latency_repeats: int
     anchor: bool  # also time the original musicnn graph
+    seeds: int = 1  # training runs per model (seeds seed..seed+N-1, same data)
 
 
 def _default_models():
@@ -37,6 +38,13 @@ PRESETS = {
     "default": Preset(
         models=_default_models(),
         clips=(400, 80, 160), epochs=8, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,
+    ),
+    # The seed review's front-end findings with error bars: the 7 front-ends on musicnn's back-end,
+    # 3 seeds, more data and epochs than "default"; sized for about 100 minutes on 2 cores.
+    "paper": Preset(
+        models=tuple(f"{SWEEP_BACK_END}-{f}" for f in registry.front_ends()),
+        clips=(480, 80, 160), epochs=10, batch_size=16, scaling_seconds=(30,), latency_repeats=10,
+        anchor=False, seeds=3,
     ),
     "full": Preset(
         models=tuple(registry.list_models()),

@@ -49,7 +49,7 @@ def test_smoke_preset_writes_every_output(smoke_run):
     assert "Device: CPU" in report and "maxpool-vertical" in report
     assert (out / "auc_vs_latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for model in table.model:
-        assert f"{model}: ROC-AUC" in log
+        assert f"{model} seed 0: ROC-AUC" in log
 
 
 def test_rerun_skips_finished_models(smoke_run):
@@ -69,7 +69,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_no_partial_row(smoke_run, tmp_path):
                       start_new_session=True)
     deadline = time.time() + 120
     for line in run.stdout:
-        if "maxpool-vertical ..." in line or time.time() > deadline:
+        if "maxpool-vertical seed 0 ..." in line or time.time() > deadline:
             break
     time.sleep(3)  # inside the model's worker
     os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
@@ -116,3 +116,77 @@ def test_mirrored_strategy_runs_a_model(smoke_run, tmp_path):
     assert run.returncode == 0, log[-3000:]
     table = pd.read_csv(out / "results.csv")
     assert table.strategy.tolist() == ["mirrored"] and table.roc_auc.notna().all()
+
+
+# --- seeds, intervals, findings -------------------------------------------------------------------
+
+def test_two_models_two_seeds_give_four_rows_a_summary_and_findings(smoke_run, tmp_path):
+    from benchmarks.statistics import FINDING_COLUMNS, SUMMARY_COLUMNS
+
+    _, _, _, data = smoke_run
+    out = tmp_path / "seeds"
+    args = ("--preset=smoke", "--models=musicnn-frame-many,musicnn-frame-single", "--seeds=2", "--seed=0",
+            f"--out={out}", f"--data_root={data}")
+    run = _benchmarks(*args)
+    log, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, log[-3000:]
+    table = pd.read_csv(out / "results.csv")
+    assert sorted(zip(table.model, table.seed)) == [
+        ("musicnn-frame-many", 0), ("musicnn-frame-many", 1), ("musicnn-frame-single", 0), ("musicnn-frame-single", 1)]
+    assert "progress: 4/4 runs done, 0 left" in log
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.columns[:len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
+    assert summary.seeds.tolist() == [2, 2] and summary.roc_auc_ci95.notna().all()
+    findings = pd.read_csv(out / "findings.csv")
+    assert list(findings.columns) == FINDING_COLUMNS
+    assert findings.finding.tolist() == ["waveforms: frame-level many-shapes beats single-shape"]
+    assert findings.verdict.iloc[0] in ("reproduced", "contradicted", "inconclusive")
+    assert "± " in (out / "results.md").read_text()
+    again = _benchmarks(*args)
+    log, _ = again.communicate(timeout=600)
+    assert again.returncode == 0 and log.count("skipped") == 4, log[-3000:]
+    assert len(pd.read_csv(out / "results.csv")) == 4
+
+
+def _runs(differences, quantity="roc_auc"):
+    rows = []
+    for seed, difference in enumerate(differences):
+        rows.append({"model": "musicnn-frame-many", "seed": seed, quantity: 0.7 + difference})
+        rows.append({"model": "musicnn-frame-single", "seed": seed, quantity: 0.7})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("differences, verdict", [
+    ([0.05, 0.06, 0.04], "reproduced"),
+    ([-0.05, -0.06, -0.04], "contradicted"),
+    ([0.05, -0.04, 0.01], "inconclusive"),
+    ([0.05], "inconclusive"),  # one seed: no interval
+])
+def test_verdicts_come_from_the_paired_interval(differences, verdict):
+    from benchmarks.statistics import ci95_half_width, judge_findings
+
+    row = judge_findings(_runs(differences)).iloc[0]
+    assert row.verdict == verdict
+    assert row.mean_difference == pytest.approx(np.mean(differences))
+    if len(differences) > 1:
+        half = ci95_half_width(differences)
+        assert (row.ci95_low, row.ci95_high) == pytest.approx((np.mean(differences) - half, np.mean(differences) + half))
+
+
+def test_ci95_is_the_t_interval():
+    from benchmarks.statistics import ci95_half_width
+
+    # n = 3, sd = 1: t(0.975, 2) = 4.303 -> 4.303 / sqrt(3)
+    assert ci95_half_width([1.0, 2.0, 3.0]) == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)
+    assert np.isnan(ci95_half_width([0.5]))
+
+
+def test_equivalence_finding_needs_the_interval_inside_the_margin():
+    from benchmarks.statistics import judge_findings
+
+    rows = []
+    for seed, (small, others) in enumerate([(0.70, 0.705), (0.71, 0.712), (0.69, 0.695)]):
+        rows += [{"model": "musicnn-small-rectangular", "seed": seed, "roc_auc": small},
+                 {"model": "musicnn-vertical", "seed": seed, "roc_auc": others}]
+    row = judge_findings(pd.DataFrame(rows)).iloc[0]
+    assert row.finding.startswith("small-rectangular matches") and row.verdict == "reproduced"
