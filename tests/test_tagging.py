@@ -162,11 +162,13 @@ def test_cli_tags_a_file(song):
     assert [t["tag"] for t in entry["tags"]] == list(tag(song, top_k=3)["tag"])
 
 
-def test_cli_fails_with_one_line(tmp_path):
+def test_cli_bad_file_is_one_line_and_an_error_record(tmp_path):
     result = run_cli(tmp_path / "missing.wav")
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [f"zoo-tag: error: No such audio file: {tmp_path / 'missing.wav'}"]
-    assert result.stdout == ""
+    error, summary = result.stderr.splitlines()
+    assert error == f"zoo-tag: error: No such audio file: {tmp_path / 'missing.wav'}"
+    assert summary.startswith("zoo-tag: tagged 0, failed 1")
+    assert result.stdout.splitlines() == [str(tmp_path / "missing.wav"), f"  error: No such audio file: {tmp_path / 'missing.wav'}"]
 
 
 def test_cli_formats(song, capsys):
@@ -175,7 +177,7 @@ def test_cli_formats(song, capsys):
     assert table[0] == str(song) and len(table) == 3
     assert main([str(song), "--format", "csv", "--top-k", "all", "--model", "vgg", "--weights", "msd"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert rows[0] == "file,tag,score" and len(rows) == 51
+    assert rows[0] == "file,tag,score,error" and len(rows) == 51
 
 
 def bad_inputs(folder):
@@ -203,9 +205,12 @@ def test_cli_bad_inputs_each_give_one_line(tmp_path, capsys):
         status = main([str(a) for a in arguments])
         captured = capsys.readouterr()
         lines = captured.err.splitlines()
-        assert status == 1, case
-        assert len(lines) == 1 and lines[0].startswith("zoo-tag: error: ") and message in lines[0], (case, lines)
-        assert captured.out == "", case
+        assert lines[0].startswith("zoo-tag: error: ") and message in lines[0], (case, lines)
+        if case in ("unknown weights", "model without weights", "unknown model"):  # the command line
+            assert status == 2 and len(lines) == 1 and captured.out == "", case
+        else:  # one bad file: its error record, and the closing summary
+            assert status == 1 and len(lines) == 2 and "failed 1" in lines[1], (case, lines)
+            assert f"error: {message}" in captured.out or message in captured.out, case
 
 
 def test_cli_usage_errors(capsys):

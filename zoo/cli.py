@@ -1,14 +1,19 @@
-"""``zoo-tag``: tag audio files with a pretrained zoo model from the command line.
+"""``zoo-tag``: tag audio files and whole folders with a pretrained zoo model.
 
     zoo-tag song.mp3 other.wav --model musicnn --weights msd --top-k 10 --format json
+    zoo-tag ~/Music --format jsonl --output tags.jsonl --resume
+    zoo-tag ~/Music --output tags.jsonl --format jsonl --embeddings penultimate,taggram --embeddings_dir emb/
 
-Any problem (a missing or undecodable file, empty or non-finite audio, an unknown model or
-weights) ends the run with exit status 1 and one line on stderr, never a traceback.
+Folders are searched recursively for .wav .flac .ogg .mp3 (any letter case), in a stable order.
+Each file's record is written the moment it is done; a bad file gets an error record and one
+line on stderr, and the run goes on. Exit status: 0 every file tagged, 1 any file failed, 2 bad
+command line, 130 interrupted (everything written so far is kept).
 """
 import argparse
 import csv
 import io
 import json
+import os
 import sys
 
 from zoo.tagging import DEFAULT_MODEL
@@ -18,30 +23,76 @@ __all__ = ["main"]
 PROG = "zoo-tag"
 
 
-def _table(results):
-    lines = []
-    for path, tags in results:
-        lines.append(str(path))
-        width = max(len(t) for t in tags["tag"])
-        lines.extend(f"  {t:<{width}}  {score:.4f}" for t, score in zip(tags["tag"], tags["score"]))
-    return "\n".join(lines) + "\n"
+class _Table:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, record):
+        lines = [record["file"]]
+        if "error" in record:
+            lines.append(f"  error: {record['error']}")
+        else:
+            width = max((len(t["tag"]) for t in record["tags"]), default=0)
+            lines += [f"  {t['tag']:<{width}}  {t['score']:.4f}" for t in record["tags"]]
+        self.stream.write("\n".join(lines) + "\n")
+
+    def close(self):
+        pass
 
 
-def _json(results):
-    files = [{"file": str(path), "tags": tags.to_dict("records")} for path, tags in results]
-    return json.dumps(files, indent=2) + "\n"
+class _Csv:
+    HEADER = ["file", "tag", "score", "error"]
+
+    def __init__(self, stream, header=True):
+        self.stream, self.header = stream, header
+
+    def write(self, record):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if self.header:
+            writer.writerow(self.HEADER)
+            self.header = False
+        if "error" in record:
+            writer.writerow([record["file"], "", "", record["error"]])
+        else:
+            writer.writerows([record["file"], t["tag"], f"{t['score']:.6f}", ""] for t in record["tags"])
+        self.stream.write(out.getvalue())
+
+    def close(self):
+        pass
 
 
-def _csv(results):
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "tag", "score"])
-    for path, tags in results:
-        writer.writerows([str(path), t, f"{s:.6f}"] for t, s in zip(tags["tag"], tags["score"]))
-    return out.getvalue()
+class _JsonLines:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, record):
+        self.stream.write(json.dumps(record) + "\n")
+
+    def close(self):
+        pass
 
 
-FORMATS = {"table": _table, "json": _json, "csv": _csv}
+class _JsonArray:
+    """One JSON array of every record, written when the run ends (a JSON array cannot grow)."""
+
+    def __init__(self, stream):
+        self.stream, self.records = stream, []
+
+    def write(self, record):
+        self.records.append(record)
+
+    def close(self):
+        self.stream.write(json.dumps(self.records, indent=2) + "\n")
+
+
+# Format -> writer of records to a text stream (``header``: whether a CSV header is due).
+FORMATS = {
+    "table": lambda stream, header: _Table(stream),
+    "csv": lambda stream, header: _Csv(stream, header),
+    "json": lambda stream, header: _JsonArray(stream),
+    "jsonl": lambda stream, header: _JsonLines(stream),
+}
 
 
 class _UsageError(Exception):
@@ -62,13 +113,37 @@ def _top_k(text):
 
 
 def _parser():
-    parser = _Parser(prog=PROG, description="Tag audio files (wav, flac, ogg, mp3) with a pretrained model.")
-    parser.add_argument("files", nargs="+", metavar="FILE", help="audio files to tag")
+    parser = _Parser(prog=PROG, description="Tag audio files and folders (wav, flac, ogg, mp3) with a pretrained model.")
+    parser.add_argument("files", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"id or alias (default: {DEFAULT_MODEL})")
     parser.add_argument("--weights", default="mtt", help="pretrained weights: mtt or msd (default: mtt)")
     parser.add_argument("--top-k", type=_top_k, default=5, help="tags per file, or 'all' (default: 5)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="table", help="default: table")
+    parser.add_argument("--output", metavar="FILE", help="append records to FILE (default: standard output)")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip files that --output (jsonl) already has tags for; failed ones are retried")
+    parser.add_argument("--embeddings", type=lambda text: [n for n in text.split(",") if n], default=[],
+                        help="also save these per file (e.g. penultimate,max_pool,taggram) as .npz")
+    parser.add_argument("--embeddings_dir", metavar="DIR", help="where the .npz files go (mirrors the folders)")
     return parser
+
+
+def _check_arguments(args):
+    """One line for a bad combination or name, before any file is read."""
+    from pretrained import resolve_weights
+    from zoo.registry import resolve
+    from zoo.tagging import embedding_names
+
+    if args.resume and (not args.output or args.format != "jsonl"):
+        raise _UsageError("--resume reads --output as JSON lines: give --output FILE and --format jsonl")
+    if args.embeddings and not args.embeddings_dir:
+        raise _UsageError("--embeddings needs --embeddings_dir DIR")
+    model_id = resolve(args.model)[0]
+    resolve_weights(model_id, args.weights)
+    unknown = sorted(set(args.embeddings) - set(embedding_names(model_id)))
+    if unknown:
+        raise _UsageError(f"unknown embedding(s) {', '.join(unknown)} for {model_id}; "
+                          f"known: {', '.join(embedding_names(model_id))}")
 
 
 def _quiet_tensorflow():
@@ -88,8 +163,67 @@ def _fail(message, status):
     return status
 
 
+class _Progress:
+    """A tqdm bar on a terminal's stderr: files, audio hours, x real time, ETA."""
+
+    def __init__(self, total):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, unit="file", desc=PROG, file=sys.stderr) if sys.stderr.isatty() else None
+
+    def __call__(self, summary):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"{summary.audio_seconds / 3600:.2f} h audio, "
+                                     f"{summary.real_time_factor:.1f}x real time")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _open_output(args):
+    """(text stream, whether a CSV header is due, closer)."""
+    if not args.output:
+        return sys.stdout, True, lambda: None
+    fresh = not os.path.exists(args.output) or os.path.getsize(args.output) == 0
+    stream = open(args.output, "a", encoding="utf-8")
+    return stream, fresh, stream.close
+
+
+def _run(args):
+    from zoo.library import done_files, find_audio, tag_library
+
+    files = find_audio(args.files)
+    skip = done_files(args.output) if args.resume else frozenset()
+    stream, header, close = _open_output(args)
+    writer = FORMATS[args.format](stream, header)
+
+    def on_record(record):
+        writer.write(record)
+        stream.flush()
+        if stream is not sys.stdout:
+            os.fsync(stream.fileno())  # a kill after this leaves the record on disk
+        if "error" in record:
+            message = record["error"] if record["file"] in record["error"] else f"{record['file']}: {record['error']}"
+            print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+    progress = _Progress(len(files))
+    try:
+        summary = tag_library(files, on_record, model=args.model, weights=args.weights, top_k=args.top_k,
+                              embeddings=args.embeddings, embeddings_dir=args.embeddings_dir, skip=skip,
+                              progress=progress)
+    finally:
+        progress.close()
+        writer.close()
+        stream.flush()
+        close()
+    print(f"{PROG}: {summary.line()}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
 def main(argv=None):
-    """Run zoo-tag; returns the exit status (0 ok, 1 bad input, 2 bad command line)."""
+    """Run zoo-tag; returns the exit status (0 all tagged, 1 any file failed, 2 bad command line)."""
     try:
         args = _parser().parse_args(argv)
     except _UsageError as error:
@@ -97,18 +231,18 @@ def main(argv=None):
     except SystemExit as done:  # --help
         return done.code or 0
     _quiet_tensorflow()
-    from zoo.tagging import tag
-
     try:
-        results = [(path, tag(path, args.model, args.weights, top_k=args.top_k)) for path in args.files]
-    except (ValueError, KeyError) as error:  # AudioError, unknown model or weights, unfit weights
-        return _fail(_one_line(error), 1)
+        _check_arguments(args)
+    except _UsageError as error:
+        return _fail(f"{error} (see {PROG} --help)", 2)
+    except (ValueError, KeyError) as error:  # unknown model or weights
+        return _fail(_one_line(error), 2)
+    try:
+        return _run(args)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except Exception as error:  # noqa: BLE001 - the promise is one line, never a traceback
-        return _fail(f"{type(error).__name__}: {_one_line(error)}", 1)
-    sys.stdout.write(FORMATS[args.format](results))
-    return 0
+        return _fail("interrupted; every record written so far is kept (rerun with --resume to go on)", 130)
+    except OSError as error:  # the output file cannot be written
+        return _fail(_one_line(error), 1)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from zoo.audio import DEFAULT_RATE, load_audio
 from zoo.input_stage import LogMelConfig, frames_to_samples, waveform_to_frames
 from zoo.registry import LOG_MEL, WAVEFORM
 
-__all__ = ["AGGREGATES", "DEFAULT_MODEL", "embeddings", "tag", "taggram"]
+__all__ = ["AGGREGATES", "DEFAULT_MODEL", "analyse", "embedding_names", "embeddings", "tag", "taggram"]
 
 DEFAULT_MODEL = "musicnn-vertical-horizontal"
 AGGREGATES = {"mean": np.mean, "max": np.max}
@@ -146,6 +146,14 @@ def _check_tag_options(top_k, aggregate):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
 
 
+def _ranked(scores, tag_names, top_k, aggregate):
+    import pandas as pd
+
+    table = pd.DataFrame({"tag": tag_names, "score": AGGREGATES[aggregate](scores, axis=0)})
+    table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    return table if top_k is None else table.head(top_k)
+
+
 def tag(
     audio,
     model=DEFAULT_MODEL,
@@ -168,13 +176,9 @@ def tag(
         hop_seconds: distance between patch starts; None = patch length (no overlap).
         aggregate: "mean" or "max" of the per-patch scores.
     """
-    import pandas as pd
-
     _check_tag_options(top_k, aggregate)
     scores = taggram(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
-    table = pd.DataFrame({"tag": scores.columns, "score": AGGREGATES[aggregate](scores.to_numpy(), axis=0)})
-    table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
-    return table if top_k is None else table.head(top_k)
+    return _ranked(scores.to_numpy(), list(scores.columns), top_k, aggregate)
 
 
 def _concat(*arrays):
@@ -245,3 +249,50 @@ def embeddings(
         name: combine(*(np.asarray(outputs[layer]) for layer in layers))
         for name, (layers, combine) in _embedding_recipes(key[0]).items()
     }
+
+
+def embedding_names(model=DEFAULT_MODEL):
+    """What ``embeddings`` (and ``analyse``) offer for ``model``, plus "taggram" (per-patch scores)."""
+    from zoo.registry import resolve
+
+    return sorted(_embedding_recipes(resolve(model)[0])) + ["taggram"]
+
+
+@functools.lru_cache(maxsize=8)
+def _analysis_model(model_id, weights, samples, takes_waveform, names):
+    import keras
+
+    tagger = _model(model_id, weights, samples, takes_waveform)
+    recipes = _embedding_recipes(model_id)
+    layers = sorted({n for name in names if name in recipes for n in recipes[name][0]})
+    return keras.Model(tagger.input, {"scores": tagger.output, **{n: _layer_output(tagger, n) for n in layers}})
+
+
+def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5, embeddings=(),
+            aggregate="mean", patch_seconds=3.0, hop_seconds=None):
+    """(tags as ``tag`` returns them, {name: array} of the requested ``embeddings``) in one pass.
+
+    What tagging a library runs per file: the patches are cut and scored once, and the requested
+    embeddings (``embedding_names(model)``; "taggram" is the per-patch scores) come from the
+    same forward pass. The tags equal ``tag(audio, ...)``.
+    """
+    _check_tag_options(top_k, aggregate)
+    key, patches, times = _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
+    names = tuple(sorted(set(embeddings)))
+    unknown = sorted(set(names) - set(embedding_names(key[0])))
+    if unknown:
+        raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {key[0]!r}; "
+                         f"known: {', '.join(embedding_names(key[0]))}")
+    outputs = _analysis_model(*key, names).predict(patches, batch_size=BATCH_SIZE, verbose=0)
+    scores = np.asarray(outputs["scores"])
+    import zoo
+
+    tags = _ranked(scores, zoo.tag_names(_model(*key)), top_k, aggregate)
+    recipes = _embedding_recipes(key[0])
+    arrays = {name: combine(*(np.asarray(outputs[layer]) for layer in layers))
+              for name, (layers, combine) in recipes.items() if name in names}
+    if "taggram" in names:
+        arrays["taggram"] = scores
+    if arrays:
+        arrays["time"] = times
+    return tags, arrays

@@ -1,0 +1,150 @@
+"""Tag (and embed) a whole music library: folders, one record per file, resumable.
+
+``find_audio`` lists the audio files under the given files and folders in a stable order;
+``tag_library`` tags them one after the other, decoding the next file while the current one is
+scored, and hands each record to a callback the moment it is done: ``{"file", "tags"}`` or
+``{"file", "error"}`` (one bad file never stops the run). ``done_files`` reads the files that a
+JSON-lines output already holds tags for, so a rerun can skip them.
+"""
+import concurrent.futures
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zoo.audio import DEFAULT_RATE, AudioError, load_audio
+
+__all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "find_audio", "tag_library"]
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def _is_audio(name):
+    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def find_audio(paths):
+    """[(file, root)]: every named file, and the audio files below every named folder (recursive,
+    extensions in any letter case, sorted); ``root`` is the folder it was found under, or None."""
+    found = []
+    for path in map(os.fspath, paths):
+        if not os.path.isdir(path):
+            found.append((path, None))  # a missing or odd path becomes that file's error record
+            continue
+        below = []
+        for folder, subfolders, names in os.walk(path):
+            subfolders.sort()
+            below += [os.path.join(folder, name) for name in names if _is_audio(name)]
+        found += [(file, path) for file in sorted(below)]
+    return list(dict.fromkeys(found))
+
+
+def done_files(jsonl_path):
+    """Files that ``jsonl_path`` holds a tags record for. A last line cut by a kill is removed
+    from the file (so appending continues on a clean line); failed files are not "done"."""
+    if not os.path.exists(jsonl_path):
+        return set()
+    with open(jsonl_path, "rb") as handle:
+        content = handle.read()
+    complete = content[: content.rfind(b"\n") + 1]
+    if len(complete) != len(content):
+        with open(jsonl_path, "r+b") as handle:
+            handle.truncate(len(complete))
+    done = set()
+    for line in complete.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "tags" in record and "file" in record:
+            done.add(record["file"])
+    return done
+
+
+def embedding_path(embeddings_dir, file, root):
+    """Where a file's embeddings go: its path below its folder (or its name), plus ``.npz``."""
+    relative = os.path.relpath(file, root) if root else os.path.basename(file)
+    return os.path.join(embeddings_dir, relative + ".npz")
+
+
+def _save_npz_atomically(path, arrays):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.partial"
+    with open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(temporary, path)
+
+
+@dataclass
+class LibrarySummary:
+    tagged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    failures: list = field(default_factory=list)
+
+    @property
+    def real_time_factor(self):
+        return self.audio_seconds / self.wall_seconds if self.wall_seconds else 0.0
+
+    def line(self):
+        return (f"tagged {self.tagged}, failed {self.failed}, skipped {self.skipped} (already done); "
+                f"{self.audio_seconds / 3600:.3f} h of audio in {self.wall_seconds:.1f} s "
+                f"({self.real_time_factor:.1f}x real time)")
+
+
+def _decode(file):
+    try:
+        return load_audio(file, target_rate=DEFAULT_RATE), None
+    except AudioError as error:
+        return None, str(error)
+    except Exception as error:  # noqa: BLE001 - any failure on one file is that file's record
+        return None, f"{type(error).__name__}: {error}"
+
+
+def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), embeddings_dir=None,
+                skip=frozenset(), progress=None):
+    """Tag every (file, root) of ``files`` not in ``skip``; ``on_record(record)`` per file.
+
+    ``progress(summary)`` is called after every file. Returns the ``LibrarySummary``.
+    """
+    from zoo.tagging import analyse
+
+    summary, start = LibrarySummary(), time.perf_counter()
+    todo = []
+    for file, root in files:
+        if file in skip and (not embeddings or os.path.exists(embedding_path(embeddings_dir, file, root))):
+            summary.skipped += 1
+        else:
+            todo.append((file, root))
+    # One thread decodes the next file while this one is scored (libsndfile and soxr free the GIL).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as decoder:
+        upcoming = decoder.submit(_decode, todo[0][0]) if todo else None
+        for index, (file, root) in enumerate(todo):
+            waveform, error = upcoming.result()
+            upcoming = decoder.submit(_decode, todo[index + 1][0]) if index + 1 < len(todo) else None
+            if error is None:
+                try:
+                    tags, arrays = analyse(waveform, model, weights, top_k=top_k, embeddings=embeddings)
+                    if embeddings:
+                        _save_npz_atomically(embedding_path(embeddings_dir, file, root), arrays)
+                except Exception as failure:  # noqa: BLE001 - one bad file never stops the run
+                    error = f"{type(failure).__name__}: {failure}"
+            if error is None:
+                summary.tagged += 1
+                summary.audio_seconds += len(waveform) / DEFAULT_RATE
+                record = {"file": file, "tags": [{"tag": t, "score": float(s)} for t, s in
+                                                 zip(tags["tag"], tags["score"])]}
+            else:
+                summary.failed += 1
+                summary.failures.append(file)
+                record = {"file": file, "error": " ".join(error.split())}
+            summary.wall_seconds = time.perf_counter() - start
+            on_record(record)
+            if progress is not None:
+                progress(summary)
+    summary.wall_seconds = time.perf_counter() - start
+    return summary
