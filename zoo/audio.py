@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_RATE", "AudioError", "load_audio"]
+__all__ = ["DEFAULT_RATE", "AudioError", "audio_blocks", "load_audio"]
 
 DEFAULT_RATE = 16000
 MAX_CHANNELS = 64  # beyond this a 2-D array is far more likely channels-first than real
@@ -97,22 +97,7 @@ def _check_complete(audio, path):
                          f"{shortfall.group(1)} bytes of samples, {shortfall.group(2)} follow).")
 
 
-def _decode_file(path):
-    """(float32 samples [n, channels], sample rate) of an audio file, decoded by libsndfile."""
-    import soundfile as sf
-
-    try:
-        with sf.SoundFile(str(path)) as audio:
-            _check_complete(audio, path)
-            samples, rate = audio.read(dtype="float32", always_2d=True), audio.samplerate
-    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
-        reason = " ".join(str(error).replace(str(path), "").split()).strip(" :")
-        raise AudioError(f"Cannot decode {path}: {reason or type(error).__name__} (supported: wav, flac, ogg, mp3).") \
-            from None
-    return samples, int(rate)
-
-
-def _read_file(path, sample_rate):
+def _checked_path(path):
     path = Path(path)
     if not path.exists():
         raise AudioError(f"No such audio file: {path}")
@@ -120,10 +105,57 @@ def _read_file(path, sample_rate):
         raise AudioError(f"Not an audio file: {path} is a directory or special file.")
     if _sniff_format(path) is None:
         raise AudioError(f"Cannot decode {path}: not a wav, flac, ogg or mp3 file.")
-    samples, rate = _decode_file(path)
-    if sample_rate is not None and _check_rate(sample_rate, "sample_rate") != rate:
-        raise AudioError(f"{path} is sampled at {rate} Hz, but sample_rate={sample_rate!r} was given.")
-    return samples, rate, str(path)
+    return path
+
+
+def _decode_error(path, error):
+    reason = " ".join(str(error).replace(str(path), "").split()).strip(" :")
+    return AudioError(f"Cannot decode {path}: {reason or type(error).__name__} (supported: wav, flac, ogg, mp3).")
+
+
+def _file_blocks(path, sample_rate, target_rate, block_seconds):
+    """Mono float32 blocks of a file at ``target_rate``, decoded (libsndfile) and resampled (soxr,
+    streaming: the same samples as resampling the whole file at once) block by block."""
+    import soundfile as sf
+    import soxr
+
+    path = _checked_path(path)
+    try:
+        with sf.SoundFile(str(path)) as audio:
+            _check_complete(audio, path)
+            rate = audio.samplerate
+            if sample_rate is not None and _check_rate(sample_rate, "sample_rate") != rate:
+                raise AudioError(f"{path} is sampled at {rate} Hz, but sample_rate={sample_rate!r} was given.")
+            stream = None if rate == target_rate else soxr.ResampleStream(rate, target_rate, 1, dtype="float32",
+                                                                          quality="HQ")
+            total = 0
+            for block in audio.blocks(blocksize=max(1, int(block_seconds * rate)), dtype="float32", always_2d=True):
+                bad = np.count_nonzero(~np.isfinite(block))
+                if bad:
+                    raise AudioError(f"{path} has {bad} NaN or infinite samples in the block starting at sample "
+                                     f"{total}.")
+                total += len(block)
+                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                yield mono if stream is None else stream.resample_chunk(mono, last=False)
+            if total == 0:
+                raise AudioError(f"{path} contains no audio samples.")
+            if stream is not None:
+                yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise _decode_error(path, error) from None
+
+
+def audio_blocks(audio, sample_rate=None, target_rate=DEFAULT_RATE, block_seconds=30.0):
+    """Mono float32 blocks at ``target_rate`` of a file (read block by block, so a long file
+    never sits in memory whole) or of an array; their concatenation is ``load_audio``'s result."""
+    target_rate = _check_rate(target_rate, "target_rate")
+    if isinstance(audio, (str, os.PathLike)):
+        yield from _file_blocks(audio, sample_rate, target_rate, block_seconds)
+        return
+    waveform = load_audio(audio, sample_rate, target_rate)
+    step = max(1, int(block_seconds * target_rate))
+    for start in range(0, len(waveform), step):
+        yield waveform[start:start + step]
 
 
 def _resample(waveform, rate, target_rate):
@@ -149,10 +181,9 @@ def load_audio(audio, sample_rate=None, target_rate=DEFAULT_RATE):
     """
     target_rate = _check_rate(target_rate, "target_rate")
     if isinstance(audio, (str, os.PathLike)):
-        samples, rate, name = _read_file(audio, sample_rate)
-    else:
-        samples, name = _as_array(audio), "The audio array"
-        rate = target_rate if sample_rate is None else _check_rate(sample_rate, "sample_rate")
+        return np.ascontiguousarray(np.concatenate(list(_file_blocks(audio, sample_rate, target_rate, 30.0))))
+    samples, name = _as_array(audio), "The audio array"
+    rate = target_rate if sample_rate is None else _check_rate(sample_rate, "sample_rate")
     frames = _checked(_as_float(_as_frames(samples, name), name), name)
     waveform = frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
     return np.ascontiguousarray(_resample(waveform, rate, target_rate), dtype=np.float32)

@@ -39,12 +39,16 @@ def frames_to_samples(n_frames, config=LogMelConfig()):
     return (n_frames - 1) * config.hop_length
 
 
-def log_mel(waveform, config=LogMelConfig()):
-    """[batch, samples] float32 waveform -> [batch, frames, n_mels] compressed log-mel."""
+def log_mel(waveform, config=LogMelConfig(), center=True):
+    """[batch, samples] float32 waveform -> [batch, frames, n_mels] compressed log-mel.
+
+    center=False skips the reflect padding: for a waveform already padded (or cut from the
+    middle of a longer one, as the streaming path does), frame j starts at sample j * hop.
+    """
     f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
     # float32 whatever the global dtype policy: the FFT and the 10000x compression need it.
     float32 = {"dtype": "float32"}
-    x = ReflectPad1D(config.n_fft // 2, name="logmel_center_pad", **float32)(waveform)
+    x = ReflectPad1D(config.n_fft // 2, name="logmel_center_pad", **float32)(waveform) if center else waveform
     x = keras.layers.Reshape((-1, 1), name="logmel_add_channel", **float32)(x)
     x = kapre.STFT(
         n_fft=config.n_fft,

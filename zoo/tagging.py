@@ -1,9 +1,9 @@
 """Tag any audio with a pretrained zoo model, the way musicnn does.
 
-The clip's log-mel spectrogram is computed once (by the zoo's in-graph input stage) and cut
-into patches (3 s = 187 frames, no overlap by default; the incomplete tail is dropped as
-musicnn does, a clip shorter than one patch is zero-padded). Each patch is scored by the
-model and the per-patch scores are aggregated.
+The clip's log-mel spectrogram (the zoo's input stage) is cut into patches (3 s = 187 frames,
+no overlap by default; the incomplete tail is dropped as musicnn does, a clip shorter than one
+patch is zero-padded), chunk by chunk in bounded memory with the frames of the whole-clip
+spectrogram (``zoo.streaming``). Each patch is scored and the per-patch scores aggregated.
 
     >>> from zoo.tagging import tag
     >>> tag("song.mp3")                        # top 5 MagnaTagATune tags
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.audio import DEFAULT_RATE, load_audio
-from zoo.input_stage import LogMelConfig, frames_to_samples, waveform_to_frames
-from zoo.registry import LOG_MEL, WAVEFORM
+from zoo.audio import DEFAULT_RATE
+from zoo.input_stage import LogMelConfig
+from zoo.registry import WAVEFORM
+from zoo.streaming import Patching, stream_patches
 
 __all__ = ["AGGREGATES", "DEFAULT_MODEL", "analyse", "embedding_names", "embeddings", "tag", "taggram"]
 
@@ -24,23 +25,6 @@ DEFAULT_MODEL = "musicnn-vertical-horizontal"
 AGGREGATES = {"mean": np.mean, "max": np.max}
 BATCH_SIZE = 32
 _MEL = LogMelConfig(sample_rate=DEFAULT_RATE)  # the pretrained models' input
-
-
-@dataclass(frozen=True)
-class _Patching:
-    frames: int  # log-mel frames per patch
-    hop_frames: int
-
-    @property
-    def samples(self):
-        return frames_to_samples(self.frames, _MEL)
-
-    def pad(self, waveform):
-        return np.pad(waveform, (0, max(0, self.samples - len(waveform))))
-
-    def starts(self, total_frames):
-        """First frame of each patch: musicnn's range(0, total - frames + 1, hop)."""
-        return np.arange(0, total_frames - self.frames + 1, self.hop_frames)
 
 
 def _positive(value, name):
@@ -56,39 +40,30 @@ def _patching(patch_seconds, hop_seconds):
     if frames < 2:
         raise ValueError(f"patch_seconds={patch_seconds!r} is shorter than two log-mel frames")
     if hop_seconds is None:
-        return _Patching(frames, frames)
+        return Patching(frames, frames)
     hop_frames = round(_positive(hop_seconds, "hop_seconds") * _MEL.sample_rate / _MEL.hop_length)
-    return _Patching(frames, max(1, hop_frames))
+    return Patching(frames, max(1, hop_frames))
 
 
 @functools.lru_cache(maxsize=1)
 def _log_mel_stage():
     import keras
+    import tensorflow as tf
 
     from zoo.input_stage import log_mel
 
     waveform = keras.Input(shape=(None,), dtype="float32", name="waveform")
-    return keras.Model(waveform, log_mel(waveform, _MEL), name="log_mel_stage")
+    stage = keras.Model(waveform, log_mel(waveform, _MEL, center=False), name="log_mel_frames")
+    return tf.function(lambda x: stage(x), reduce_retracing=True)
 
 
-def _log_mel_patches(waveform, patching):
-    # One spectrogram of the whole clip, then cut, as musicnn does: a patch's edge frames see
-    # the neighbouring audio rather than the reflect padding a lone patch would get (on
-    # music that moves per-patch scores by up to ~0.07).
-    import keras
+def log_mel_frames(segment):
+    """[frames, mels]: the log-mel of ``segment`` without centring (frame j starts at j * hop).
 
-    spectrogram = keras.ops.convert_to_numpy(_log_mel_stage()(waveform[None]))[0]
-    starts = patching.starts(len(spectrogram))
-    return np.stack([spectrogram[s:s + patching.frames] for s in starts]), starts
-
-
-def _waveform_patches(waveform, patching):
-    starts = patching.starts(waveform_to_frames(len(waveform), _MEL))
-    return np.stack([waveform[s * _MEL.hop_length:][:patching.samples] for s in starts]), starts
-
-
-# Front-end input kind -> (patch cutter, whether the model takes the waveform itself).
-_PATCHERS = {LOG_MEL: (_log_mel_patches, False), WAVEFORM: (_waveform_patches, True)}
+    zoo.streaming feeds it the clip samples a chunk of patches covers, reflect-padded where
+    the clip begins or ends, which gives the frames of musicnn's whole-clip spectrogram.
+    """
+    return _log_mel_stage()(segment[None].astype(np.float32, copy=False)).numpy()[0]
 
 
 def _pretrained_model(model, weights):
@@ -113,15 +88,35 @@ def _model(model_id, weights, samples, input_stage):
     )
 
 
-def _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds):
-    """(tagging model key, patches, patch start times in seconds)."""
+@functools.lru_cache(maxsize=8)
+def _compiled(network):
+    import tensorflow as tf
+
+    return tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+
+
+def _run(network, patches):
+    """The network's outputs (a dict of arrays) on ``patches``, BATCH_SIZE at a time."""
+    call = _compiled(network)
+    outputs = [call(patches[i:i + BATCH_SIZE]) for i in range(0, len(patches), BATCH_SIZE)]
+    return {name: np.concatenate([np.asarray(o[name]) for o in outputs]) for name in outputs[0]}
+
+
+def _scored(audio, model, weights, sample_rate, patch_seconds, hop_seconds, names=()):
+    """(model key, {"scores": [patches, tags], layer: [patches, ...]}, patch start times in s).
+
+    Streams the audio (zoo.streaming): one chunk of patches in memory at a time.
+    """
     model_id, input_kind = _pretrained_model(model, weights)
     patching = _patching(patch_seconds, hop_seconds)
-    cut, takes_waveform = _PATCHERS[input_kind]
-    waveform = patching.pad(load_audio(audio, sample_rate, target_rate=DEFAULT_RATE))
-    patches, starts = cut(waveform, patching)
-    times = starts * _MEL.hop_length / DEFAULT_RATE
-    return (model_id, weights, patching.samples, takes_waveform), patches, times
+    key = (model_id, weights, patching.samples, input_kind == WAVEFORM)
+    network = _analysis_model(*key, tuple(sorted(set(names))))
+    outputs, times = [], []
+    for chunk in stream_patches(audio, patching, input_kind, sample_rate):
+        outputs.append(_run(network, chunk.patches))
+        times.append(chunk.times)
+    merged = {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}
+    return key, merged, np.concatenate(times)
 
 
 def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None):
@@ -133,10 +128,8 @@ def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_s
 
     import zoo
 
-    key, patches, times = _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
-    tagger = _model(*key)
-    scores = tagger.predict(patches, batch_size=BATCH_SIZE, verbose=0)
-    return pd.DataFrame(scores, index=pd.Index(times, name="time"), columns=zoo.tag_names(tagger))
+    key, outputs, times = _scored(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
+    return pd.DataFrame(outputs["scores"], index=pd.Index(times, name="time"), columns=zoo.tag_names(_model(*key)))
 
 
 def _check_tag_options(top_k, aggregate):
@@ -224,15 +217,6 @@ def _layer_output(keras_model, name):
     return layer.input if name == "head_dropout" else layer.output
 
 
-@functools.lru_cache(maxsize=8)
-def _feature_model(model_id, weights, samples, takes_waveform):
-    import keras
-
-    tagger = _model(model_id, weights, samples, takes_waveform)
-    names = sorted({n for layers, _ in _embedding_recipes(model_id).values() for n in layers})
-    return keras.Model(tagger.input, {n: _layer_output(tagger, n) for n in names})
-
-
 def embeddings(
     audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None
 ):
@@ -243,12 +227,13 @@ def embeddings(
     dense concatenation), ``penultimate`` [patches, 200]. VGG models: ``pool1``..``pool5``.
     Arguments as for ``tag``.
     """
-    key, patches, _ = _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
-    outputs = _feature_model(*key).predict(patches, batch_size=BATCH_SIZE, verbose=0)
-    return {
-        name: combine(*(np.asarray(outputs[layer]) for layer in layers))
-        for name, (layers, combine) in _embedding_recipes(key[0]).items()
-    }
+    from zoo.registry import resolve
+
+    names = tuple(_embedding_recipes(resolve(model)[0]))
+    _, arrays = analyse(audio, model, weights, sample_rate, top_k=None, embeddings=names,
+                        patch_seconds=patch_seconds, hop_seconds=hop_seconds)
+    arrays.pop("time")
+    return arrays
 
 
 def embedding_names(model=DEFAULT_MODEL):
@@ -277,14 +262,16 @@ def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5
     same forward pass. The tags equal ``tag(audio, ...)``.
     """
     _check_tag_options(top_k, aggregate)
-    key, patches, times = _prepare(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
     names = tuple(sorted(set(embeddings)))
-    unknown = sorted(set(names) - set(embedding_names(key[0])))
-    if unknown:
-        raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {key[0]!r}; "
-                         f"known: {', '.join(embedding_names(key[0]))}")
-    outputs = _analysis_model(*key, names).predict(patches, batch_size=BATCH_SIZE, verbose=0)
-    scores = np.asarray(outputs["scores"])
+    if names:
+        from zoo.registry import resolve
+
+        known = embedding_names(resolve(model)[0])
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {model!r}; known: {', '.join(known)}")
+    key, outputs, times = _scored(audio, model, weights, sample_rate, patch_seconds, hop_seconds, names)
+    scores = outputs["scores"]
     import zoo
 
     tags = _ranked(scores, zoo.tag_names(_model(*key)), top_k, aggregate)
