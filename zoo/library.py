@@ -1,20 +1,23 @@
 """Tag (and embed) a whole music library: folders, one record per file, resumable.
 
 ``find_audio`` lists the audio files under the given files and folders in a stable order;
-``tag_library`` tags them one after the other, decoding the next file while the current one is
-scored, and hands each record to a callback the moment it is done: ``{"file", "tags"}`` or
+``tag_library`` tags them one after the other in bounded memory (zoo.streaming), reading and
+cutting the next chunk (or file) in a thread while the current one is scored, and hands each
+record to a callback the moment it is done: ``{"file", "tags"}`` or
 ``{"file", "error"}`` (one bad file never stops the run). ``done_files`` reads the files that a
 JSON-lines output already holds tags for, so a rerun can skip them.
 """
-import concurrent.futures
 import json
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from zoo.audio import DEFAULT_RATE, AudioError, load_audio
+from zoo.audio import AudioError
+from zoo.streaming import PatchChunk
 
 __all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "find_audio", "tag_library"]
 
@@ -96,13 +99,54 @@ class LibrarySummary:
                 f"({self.real_time_factor:.1f}x real time)")
 
 
-def _decode(file):
-    try:
-        return load_audio(file, target_rate=DEFAULT_RATE), None
-    except AudioError as error:
-        return None, str(error)
-    except Exception as error:  # noqa: BLE001 - any failure on one file is that file's record
-        return None, f"{type(error).__name__}: {error}"
+@dataclass(frozen=True)
+class _Done:
+    seconds: float  # the file's duration
+
+
+def _duration(file):
+    import soundfile as sf
+
+    return float(sf.info(file).duration)
+
+
+def _produce(analyser, todo, slots):
+    """Producer thread: every file's patch chunks, in order, then _DONE or its error, into
+    ``slots`` (bounded, so the producer runs at most a few chunks ahead of the scoring)."""
+    for index, (file, _) in enumerate(todo):
+        try:
+            for chunk in analyser.chunks(file):
+                slots.put((index, chunk))
+            slots.put((index, _Done(_duration(file))))
+        except AudioError as error:
+            slots.put((index, str(error)))
+        except Exception as error:  # noqa: BLE001 - one bad file never stops the run
+            slots.put((index, f"{type(error).__name__}: {error}"))
+
+
+def _results(analyser, todo, depth=4):
+    """(index, (tags, arrays) or None, error or None, audio seconds) per file of ``todo``.
+
+    Decoding and the log-mel run one chunk ahead in a thread (libsndfile, soxr and TensorFlow
+    release the GIL) while the model scores: the next file is being read as this one is scored.
+    """
+    slots = queue.Queue(maxsize=depth)
+    producer = threading.Thread(target=_produce, args=(analyser, todo, slots), daemon=True)
+    producer.start()
+    scored = []
+    for _ in range(len(todo)):
+        while True:
+            index, item = slots.get()
+            if isinstance(item, PatchChunk):
+                scored.append(analyser.score(item))
+                continue
+            if isinstance(item, _Done):
+                yield index, analyser.result(scored), None, item.seconds
+            else:
+                yield index, None, item, 0.0
+            scored = []
+            break
+    producer.join()
 
 
 def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), embeddings_dir=None,
@@ -111,8 +155,9 @@ def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), emb
 
     ``progress(summary)`` is called after every file. Returns the ``LibrarySummary``.
     """
-    from zoo.tagging import analyse
+    from zoo.tagging import Analyser
 
+    analyser = Analyser(model, weights, top_k=top_k, embeddings=embeddings)
     summary, start = LibrarySummary(), time.perf_counter()
     todo = []
     for file, root in files:
@@ -120,31 +165,26 @@ def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), emb
             summary.skipped += 1
         else:
             todo.append((file, root))
-    # One thread decodes the next file while this one is scored (libsndfile and soxr free the GIL).
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as decoder:
-        upcoming = decoder.submit(_decode, todo[0][0]) if todo else None
-        for index, (file, root) in enumerate(todo):
-            waveform, error = upcoming.result()
-            upcoming = decoder.submit(_decode, todo[index + 1][0]) if index + 1 < len(todo) else None
-            if error is None:
-                try:
-                    tags, arrays = analyse(waveform, model, weights, top_k=top_k, embeddings=embeddings)
-                    if embeddings:
-                        _save_npz_atomically(embedding_path(embeddings_dir, file, root), arrays)
-                except Exception as failure:  # noqa: BLE001 - one bad file never stops the run
-                    error = f"{type(failure).__name__}: {failure}"
-            if error is None:
-                summary.tagged += 1
-                summary.audio_seconds += len(waveform) / DEFAULT_RATE
-                record = {"file": file, "tags": [{"tag": t, "score": float(s)} for t, s in
-                                                 zip(tags["tag"], tags["score"])]}
-            else:
-                summary.failed += 1
-                summary.failures.append(file)
-                record = {"file": file, "error": " ".join(error.split())}
-            summary.wall_seconds = time.perf_counter() - start
-            on_record(record)
-            if progress is not None:
-                progress(summary)
+    for index, result, error, seconds in _results(analyser, todo):
+        file, root = todo[index]
+        if error is None:
+            try:
+                tags, arrays = result
+                if embeddings:
+                    _save_npz_atomically(embedding_path(embeddings_dir, file, root), arrays)
+            except Exception as failure:  # noqa: BLE001 - one bad file never stops the run
+                error = f"{type(failure).__name__}: {failure}"
+        if error is None:
+            summary.tagged += 1
+            summary.audio_seconds += seconds
+            record = {"file": file, "tags": [{"tag": t, "score": float(s)} for t, s in zip(tags["tag"], tags["score"])]}
+        else:
+            summary.failed += 1
+            summary.failures.append(file)
+            record = {"file": file, "error": " ".join(error.split())}
+        summary.wall_seconds = time.perf_counter() - start
+        on_record(record)
+        if progress is not None:
+            progress(summary)
     summary.wall_seconds = time.perf_counter() - start
     return summary

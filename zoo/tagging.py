@@ -19,7 +19,7 @@ from zoo.input_stage import LogMelConfig
 from zoo.registry import WAVEFORM
 from zoo.streaming import Patching, stream_patches
 
-__all__ = ["AGGREGATES", "DEFAULT_MODEL", "analyse", "embedding_names", "embeddings", "tag", "taggram"]
+__all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "embedding_names", "embeddings", "tag", "taggram"]
 
 DEFAULT_MODEL = "musicnn-vertical-horizontal"
 AGGREGATES = {"mean": np.mean, "max": np.max}
@@ -102,23 +102,6 @@ def _run(network, patches):
     return {name: np.concatenate([np.asarray(o[name]) for o in outputs]) for name in outputs[0]}
 
 
-def _scored(audio, model, weights, sample_rate, patch_seconds, hop_seconds, names=()):
-    """(model key, {"scores": [patches, tags], layer: [patches, ...]}, patch start times in s).
-
-    Streams the audio (zoo.streaming): one chunk of patches in memory at a time.
-    """
-    model_id, input_kind = _pretrained_model(model, weights)
-    patching = _patching(patch_seconds, hop_seconds)
-    key = (model_id, weights, patching.samples, input_kind == WAVEFORM)
-    network = _analysis_model(*key, tuple(sorted(set(names))))
-    outputs, times = [], []
-    for chunk in stream_patches(audio, patching, input_kind, sample_rate):
-        outputs.append(_run(network, chunk.patches))
-        times.append(chunk.times)
-    merged = {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}
-    return key, merged, np.concatenate(times)
-
-
 def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None):
     """Tag scores per patch: a DataFrame indexed by patch start ``time`` (s), one column per tag.
 
@@ -128,8 +111,11 @@ def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_s
 
     import zoo
 
-    key, outputs, times = _scored(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
-    return pd.DataFrame(outputs["scores"], index=pd.Index(times, name="time"), columns=zoo.tag_names(_model(*key)))
+    analyser = Analyser(model, weights, top_k=None, embeddings=("taggram",), patch_seconds=patch_seconds,
+                        hop_seconds=hop_seconds)
+    _, arrays = analyser(audio, sample_rate)
+    return pd.DataFrame(arrays["taggram"], index=pd.Index(arrays["time"], name="time"),
+                        columns=zoo.tag_names(analyser.tagger))
 
 
 def _check_tag_options(top_k, aggregate):
@@ -169,9 +155,7 @@ def tag(
         hop_seconds: distance between patch starts; None = patch length (no overlap).
         aggregate: "mean" or "max" of the per-patch scores.
     """
-    _check_tag_options(top_k, aggregate)
-    scores = taggram(audio, model, weights, sample_rate, patch_seconds, hop_seconds)
-    return _ranked(scores.to_numpy(), list(scores.columns), top_k, aggregate)
+    return analyse(audio, model, weights, sample_rate, top_k, (), aggregate, patch_seconds, hop_seconds)[0]
 
 
 def _concat(*arrays):
@@ -253,33 +237,61 @@ def _analysis_model(model_id, weights, samples, takes_waveform, names):
     return keras.Model(tagger.input, {"scores": tagger.output, **{n: _layer_output(tagger, n) for n in layers}})
 
 
+class Analyser:
+    """One model's analysis of audio: patches streamed, scored, tags ranked, embeddings kept.
+
+    ``analyser(audio)`` does it all; ``chunks`` and ``score`` + ``result`` let a caller cut
+    patches in one thread and score them in another (what tagging a library does).
+    """
+
+    def __init__(self, model=DEFAULT_MODEL, weights="mtt", top_k=5, embeddings=(), aggregate="mean",
+                 patch_seconds=3.0, hop_seconds=None):
+        _check_tag_options(top_k, aggregate)
+        model_id, self.input_kind = _pretrained_model(model, weights)
+        self.names = tuple(sorted(set(embeddings)))
+        unknown = sorted(set(self.names) - set(embedding_names(model_id)))
+        if unknown:
+            raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {model_id!r}; "
+                             f"known: {', '.join(embedding_names(model_id))}")
+        self.top_k, self.aggregate = top_k, aggregate
+        self.patching = _patching(patch_seconds, hop_seconds)
+        self.key = (model_id, weights, self.patching.samples, self.input_kind == WAVEFORM)
+        self.tagger = _model(*self.key)
+        self.network = _analysis_model(*self.key, self.names)
+
+    def chunks(self, audio, sample_rate=None):
+        """The audio's ``PatchChunk``s (zoo.streaming): one chunk of patches in memory at a time."""
+        return stream_patches(audio, self.patching, self.input_kind, sample_rate)
+
+    def score(self, chunk):
+        return _run(self.network, chunk.patches), chunk.times
+
+    def result(self, scored):
+        """(tags, {name: array}) from the ``score`` of every chunk of one clip, in order."""
+        import zoo
+
+        outputs = {name: np.concatenate([o[name] for o, _ in scored]) for name in scored[0][0]}
+        scores = outputs["scores"]
+        tags = _ranked(scores, zoo.tag_names(self.tagger), self.top_k, self.aggregate)
+        recipes = _embedding_recipes(self.key[0])
+        arrays = {name: combine(*(outputs[layer] for layer in layers))
+                  for name, (layers, combine) in recipes.items() if name in self.names}
+        if "taggram" in self.names:
+            arrays["taggram"] = scores
+        if arrays:
+            arrays["time"] = np.concatenate([times for _, times in scored])
+        return tags, arrays
+
+    def __call__(self, audio, sample_rate=None):
+        return self.result([self.score(chunk) for chunk in self.chunks(audio, sample_rate)])
+
+
 def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5, embeddings=(),
             aggregate="mean", patch_seconds=3.0, hop_seconds=None):
     """(tags as ``tag`` returns them, {name: array} of the requested ``embeddings``) in one pass.
 
-    What tagging a library runs per file: the patches are cut and scored once, and the requested
-    embeddings (``embedding_names(model)``; "taggram" is the per-patch scores) come from the
-    same forward pass. The tags equal ``tag(audio, ...)``.
+    The patches are cut and scored once; the requested embeddings (``embedding_names(model)``;
+    "taggram" is the per-patch scores, "time" comes with them) come from the same forward pass.
     """
-    _check_tag_options(top_k, aggregate)
-    names = tuple(sorted(set(embeddings)))
-    if names:
-        from zoo.registry import resolve
-
-        known = embedding_names(resolve(model)[0])
-        unknown = sorted(set(names) - set(known))
-        if unknown:
-            raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {model!r}; known: {', '.join(known)}")
-    key, outputs, times = _scored(audio, model, weights, sample_rate, patch_seconds, hop_seconds, names)
-    scores = outputs["scores"]
-    import zoo
-
-    tags = _ranked(scores, zoo.tag_names(_model(*key)), top_k, aggregate)
-    recipes = _embedding_recipes(key[0])
-    arrays = {name: combine(*(np.asarray(outputs[layer]) for layer in layers))
-              for name, (layers, combine) in recipes.items() if name in names}
-    if "taggram" in names:
-        arrays["taggram"] = scores
-    if arrays:
-        arrays["time"] = times
-    return tags, arrays
+    analyser = Analyser(model, weights, top_k, embeddings, aggregate, patch_seconds, hop_seconds)
+    return analyser(audio, sample_rate)
