@@ -75,7 +75,7 @@ def _frozen_graph(model):
     tf2onnx.convert.from_function would take kapre's captured filterbank constant for a
     second graph input; freezing first makes it a Const.
     """
-    spec = tf.TensorSpec([None, model.input_shape[1]], tf.float32, name=INPUT_NAME)
+    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name=INPUT_NAME)
     function = tf.function(lambda waveform: model(waveform, training=False), input_signature=[spec])
     frozen = convert_variables_to_constants_v2(function.get_concrete_function())
     return frozen.graph.as_graph_def(), frozen.inputs[0].name, frozen.outputs[0].name

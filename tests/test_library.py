@@ -138,3 +138,20 @@ def test_bad_combinations_exit_2(library, capsys, arguments, message):
     assert main([str(library), *arguments]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+@pytest.mark.parametrize("runtime", ["tf", "tflite", "onnx"])
+def test_every_runtime_gives_zoo_tags_scores(library, tmp_path, capsys, runtime):
+    output = tmp_path / f"{runtime}.jsonl"
+    song = library / "b" / "two.flac"
+    assert main([str(song), "--runtime", runtime, "--format", "jsonl", "--output", str(output), "--top-k", "all"]) == 0
+    [record] = _records(output)
+    expected = zoo.tag(song, top_k=None).set_index("tag").score
+    got = {t["tag"]: t["score"] for t in record["tags"]}
+    assert max(abs(got[name] - score) for name, score in expected.items()) <= 1e-5
+
+
+def test_layer_embeddings_need_the_tf_runtime(library, capsys):
+    arguments = [str(library), "--runtime", "tflite", "--embeddings", "penultimate", "--embeddings_dir", "x"]
+    assert main(arguments) == 2
+    assert "need --runtime tf" in capsys.readouterr().err

@@ -18,6 +18,10 @@ import sys
 
 from zoo.tagging import DEFAULT_MODEL
 
+# Names and default only: zoo.runtimes itself (and export, which converts) loads when a run starts.
+RUNTIME_NAMES = ("tf", "tflite", "onnx")
+DEFAULT_RUNTIME = "tflite"
+
 __all__ = ["main"]
 
 PROG = "zoo-tag"
@@ -125,6 +129,9 @@ def _parser():
     parser.add_argument("--embeddings", type=lambda text: [n for n in text.split(",") if n], default=[],
                         help="also save these per file (e.g. penultimate,max_pool,taggram) as .npz")
     parser.add_argument("--embeddings_dir", metavar="DIR", help="where the .npz files go (mirrors the folders)")
+    parser.add_argument("--runtime", choices=sorted(RUNTIME_NAMES), default=None,
+                        help=f"what scores the patches (default: {DEFAULT_RUNTIME}, the fastest measured, or tf when "
+                             "--embeddings asks for layers: only tf computes them)")
     return parser
 
 
@@ -138,6 +145,12 @@ def _check_arguments(args):
         raise _UsageError("--resume reads --output as JSON lines: give --output FILE and --format jsonl")
     if args.embeddings and not args.embeddings_dir:
         raise _UsageError("--embeddings needs --embeddings_dir DIR")
+    layers = sorted(set(args.embeddings) - {"taggram"})
+    if args.runtime is None:
+        args.runtime = "tf" if layers else DEFAULT_RUNTIME
+    if layers and args.runtime != "tf":
+        raise _UsageError(f"--embeddings {','.join(layers)} need --runtime tf (runtime {args.runtime} computes the "
+                          "tag scores only)")
     model_id = resolve(args.model)[0]
     resolve_weights(model_id, args.weights)
     unknown = sorted(set(args.embeddings) - set(embedding_names(model_id)))
@@ -212,7 +225,7 @@ def _run(args):
     try:
         summary = tag_library(files, on_record, model=args.model, weights=args.weights, top_k=args.top_k,
                               embeddings=args.embeddings, embeddings_dir=args.embeddings_dir, skip=skip,
-                              progress=progress)
+                              progress=progress, runtime=args.runtime)
     finally:
         progress.close()
         writer.close()

@@ -150,14 +150,14 @@ def _results(analyser, todo, depth=4):
 
 
 def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), embeddings_dir=None,
-                skip=frozenset(), progress=None):
+                skip=frozenset(), progress=None, runtime="tf"):
     """Tag every (file, root) of ``files`` not in ``skip``; ``on_record(record)`` per file.
 
     ``progress(summary)`` is called after every file. Returns the ``LibrarySummary``.
     """
     from zoo.tagging import Analyser
 
-    analyser = Analyser(model, weights, top_k=top_k, embeddings=embeddings)
+    analyser = Analyser(model, weights, top_k=top_k, embeddings=embeddings, runtime=runtime)
     summary, start = LibrarySummary(), time.perf_counter()
     todo = []
     for file, root in files:

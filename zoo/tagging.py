@@ -245,7 +245,7 @@ class Analyser:
     """
 
     def __init__(self, model=DEFAULT_MODEL, weights="mtt", top_k=5, embeddings=(), aggregate="mean",
-                 patch_seconds=3.0, hop_seconds=None):
+                 patch_seconds=3.0, hop_seconds=None, runtime="tf"):
         _check_tag_options(top_k, aggregate)
         model_id, self.input_kind = _pretrained_model(model, weights)
         self.names = tuple(sorted(set(embeddings)))
@@ -258,13 +258,26 @@ class Analyser:
         self.key = (model_id, weights, self.patching.samples, self.input_kind == WAVEFORM)
         self.tagger = _model(*self.key)
         self.network = _analysis_model(*self.key, self.names)
+        self.runtime = None
+        if runtime != "tf":
+            from zoo.runtimes import make_runtime
+
+            layers = sorted(set(self.names) - {"taggram"})
+            if layers:
+                raise ValueError(f"embeddings {', '.join(layers)} need runtime 'tf' (runtime {runtime!r} "
+                                 "computes the tag scores only)")
+            self.runtime = make_runtime(runtime, self.tagger, f"{model_id}-{weights}-{self.patching.samples}")
 
     def chunks(self, audio, sample_rate=None):
         """The audio's ``PatchChunk``s (zoo.streaming): one chunk of patches in memory at a time."""
         return stream_patches(audio, self.patching, self.input_kind, sample_rate)
 
     def score(self, chunk):
-        return _run(self.network, chunk.patches), chunk.times
+        if self.runtime is None:
+            return _run(self.network, chunk.patches), chunk.times
+        patches = chunk.patches
+        scores = [self.runtime(patches[i:i + BATCH_SIZE]) for i in range(0, len(patches), BATCH_SIZE)]
+        return {"scores": np.concatenate(scores)}, chunk.times
 
     def result(self, scored):
         """(tags, {name: array}) from the ``score`` of every chunk of one clip, in order."""
