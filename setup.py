@@ -11,6 +11,7 @@ PINNED = [
     "tensorflow-serving-api==2.17.1",
 ]
 
+BEAM_EXTRAS = ["apache-beam==2.77.0"]
 EXPORT_EXTRAS = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
 
 setup(
@@ -34,7 +35,10 @@ setup(
     extras_require={
         # onnx < 1.18: later releases need ml_dtypes >= 0.5, which TF 2.17 rules out.
         "export": EXPORT_EXTRAS,
-        "test": ["pytest"] + EXPORT_EXTRAS,
+        # Installed together with the pins, pip picks a protobuf both accept (4.25); installed
+        # after them on its own, apache-beam pulls protobuf 6, which TF 2.17 refuses.
+        "beam": BEAM_EXTRAS,
+        "test": ["pytest"] + EXPORT_EXTRAS + BEAM_EXTRAS,
     },
     entry_points={
         "console_scripts": [

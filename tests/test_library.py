@@ -155,3 +155,18 @@ def test_layer_embeddings_need_the_tf_runtime(library, capsys):
     arguments = [str(library), "--runtime", "tflite", "--embeddings", "penultimate", "--embeddings_dir", "x"]
     assert main(arguments) == 2
     assert "need --runtime tf" in capsys.readouterr().err
+
+
+def test_beam_on_the_direct_runner_writes_zoo_tags_records(library, tmp_path, capsys):
+    pytest.importorskip("apache_beam")
+    from zoo.beam import main as beam_main
+
+    assert beam_main(["--input", str(library), "--output", str(tmp_path / "beam" / "tags"), "--runner=DirectRunner"]) == 0
+    shards = sorted((tmp_path / "beam").glob("tags-*.jsonl"))
+    assert shards
+    beam_records = sorted((json.loads(line) for shard in shards for line in shard.read_text().splitlines()),
+                          key=lambda r: r["file"])
+    output = tmp_path / "zoo-tag.jsonl"
+    main([str(library), "--format", "jsonl", "--output", str(output)])
+    assert beam_records == sorted(_records(output), key=lambda r: r["file"])
+    assert sum("error" in r for r in beam_records) == 1

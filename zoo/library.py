@@ -19,7 +19,8 @@ import numpy as np
 from zoo.audio import AudioError
 from zoo.streaming import PatchChunk
 
-__all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "find_audio", "tag_library"]
+__all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "error_record", "find_audio",
+           "tag_library", "tags_record"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -64,6 +65,15 @@ def done_files(jsonl_path):
         if isinstance(record, dict) and "tags" in record and "file" in record:
             done.add(record["file"])
     return done
+
+
+def tags_record(file, tags):
+    """The record of a tagged file (what zoo-tag --format jsonl and zoo.beam write)."""
+    return {"file": file, "tags": [{"tag": t, "score": float(s)} for t, s in zip(tags["tag"], tags["score"])]}
+
+
+def error_record(file, error):
+    return {"file": file, "error": " ".join(str(error).split())}
 
 
 def embedding_path(embeddings_dir, file, root):
@@ -177,11 +187,11 @@ def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), emb
         if error is None:
             summary.tagged += 1
             summary.audio_seconds += seconds
-            record = {"file": file, "tags": [{"tag": t, "score": float(s)} for t, s in zip(tags["tag"], tags["score"])]}
+            record = tags_record(file, tags)
         else:
             summary.failed += 1
             summary.failures.append(file)
-            record = {"file": file, "error": " ".join(error.split())}
+            record = error_record(file, error)
         summary.wall_seconds = time.perf_counter() - start
         on_record(record)
         if progress is not None:
