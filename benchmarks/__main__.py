@@ -7,6 +7,7 @@ models; Ctrl-C stops the model in progress and keeps every finished row.
 import fnmatch
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -207,6 +208,10 @@ def main(argv):
 
 
 def run():
+    # Ctrl-C (SIGINT to the process group) stops cleanly, even when started from a shell that
+    # left SIGINT ignored (a background job of a non-interactive shell): the workers handle it too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def _main(argv):
         from zoo import UnknownModelError
 
