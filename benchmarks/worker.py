@@ -26,13 +26,13 @@ __all__ = ["run"]
 
 
 
-def _train(model_id, spec, train_dir):
+def _train(model_id, spec, train_dir, strategy):
     """Trains through the zoo's trainer (recipe "default", the preset's epochs and batch)."""
     rss_before = measure.current_rss_mb()
     measure.reset_gpu_peak()
     start = time.perf_counter()
     result = zoo.train(model_id, spec["dataset"], out_dir=train_dir, recipe="default", epochs=spec["epochs"],
-                       batch_size=spec["batch_size"], input_seconds=spec["input_seconds"], strategy=spec["strategy"],
+                       batch_size=spec["batch_size"], input_seconds=spec["input_seconds"], strategy=strategy,
                        seed=spec["seed"], verbose=True)
     costs = {
         "train_seconds": time.perf_counter() - start,
@@ -70,8 +70,12 @@ def _length_scaling(model_id, spec, dataset):
 
 
 def run(spec, train_dir):
+    from zoo.training.strategies import make_strategy
+
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op in the process.
+    strategy = make_strategy(spec["strategy"])
     model_id, front, back = registry.resolve(spec["model"])
-    result, train_costs = _train(model_id, spec, train_dir)
+    result, train_costs = _train(model_id, spec, train_dir, strategy)
     model, dataset = result.model, result.dataset
     clip_samples = int(round(spec["input_seconds"] * dataset.sample_rate))
     row = {

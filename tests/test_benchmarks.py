@@ -190,3 +190,29 @@ def test_equivalence_finding_needs_the_interval_inside_the_margin():
                  {"model": "musicnn-vertical", "seed": seed, "roc_auc": others}]
     row = judge_findings(pd.DataFrame(rows)).iloc[0]
     assert row.finding.startswith("small-rectangular matches") and row.verdict == "reproduced"
+
+
+def test_multi_worker_strategy_runs_on_two_local_workers(smoke_run, tmp_path):
+    import json as json_module
+    import socket
+
+    _, _, _, data = smoke_run
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    for s in sockets:
+        s.close()
+    runs = []
+    for index in range(2):
+        config = json_module.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        command = [sys.executable, "-m", "benchmarks", "--preset=smoke", "--models=maxpool-frame-single",
+                   "--strategy=multi_worker", f"--out={tmp_path / f'out{index}'}", f"--data_root={data}"]
+        runs.append(subprocess.Popen(command, cwd=REPO, env={**os.environ, "TF_CONFIG": config},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    logs = [run.communicate(timeout=600)[0] for run in runs]
+    for run, log in zip(runs, logs):
+        assert run.returncode == 0, log[-3000:]
+    tables = [pd.read_csv(tmp_path / f"out{index}" / "results.csv") for index in range(2)]
+    assert tables[0].roc_auc.tolist() == tables[1].roc_auc.tolist()
+    assert tables[0].strategy.tolist() == ["multi_worker"]
