@@ -134,29 +134,80 @@ def _produce(analyser, todo, slots):
             slots.put((index, f"{type(error).__name__}: {error}"))
 
 
-def _results(analyser, todo, depth=4):
-    """(index, (tags, arrays) or None, error or None, audio seconds) per file of ``todo``.
+class _Batcher:
+    """Scores the chunks of consecutive files together, so that short files (a patch or two
+    each) still reach the model in full batches; hands back each file's outputs in order."""
 
-    Decoding and the log-mel run one chunk ahead in a thread (libsndfile, soxr and TensorFlow
-    release the GIL) while the model scores: the next file is being read as this one is scored.
+    def __init__(self, analyser, batch_patches, max_waiting_files):
+        self.analyser, self.batch_patches, self.max_waiting_files = analyser, batch_patches, max_waiting_files
+        self.pending = []  # (file index, PatchChunk) not scored yet
+        self.scored = {}  # file index -> [(outputs, times)]
+        self.finished = []  # (file index, _Done or error line), in file order, awaiting their scores
+
+    def add_chunk(self, index, chunk):
+        self.pending.append((index, chunk))
+        self.scored.setdefault(index, [])
+        if sum(len(c.patches) for _, c in self.pending) >= self.batch_patches:
+            self._flush()
+
+    def finish(self, index, outcome):
+        self.finished.append((index, outcome))
+        if len(self.finished) >= self.max_waiting_files:
+            self._flush()
+
+    def ready(self, final=False):
+        """(index, outcome, scored chunks) of the finished files whose chunks are all scored."""
+        if final:
+            self._flush()
+        waiting = {i for i, _ in self.pending}
+        done = []
+        while self.finished and self.finished[0][0] not in waiting:
+            index, outcome = self.finished.pop(0)
+            done.append((index, outcome, self.scored.pop(index, [])))
+        return done
+
+    def _flush(self):
+        if not self.pending:
+            return
+        merged = PatchChunk(np.concatenate([c.patches for _, c in self.pending]),
+                            np.concatenate([c.start_frames for _, c in self.pending]))
+        outputs, _ = self.analyser.score(merged)
+        start = 0
+        for index, chunk in self.pending:
+            end = start + len(chunk.patches)
+            self.scored[index].append(({name: values[start:end] for name, values in outputs.items()}, chunk.times))
+            start = end
+        self.pending = []
+
+
+def _results(analyser, todo, depth=4, batch_patches=32, max_waiting_files=8):
+    """(index, (tags, arrays) or None, error or None, audio seconds) per file of ``todo``, in order.
+
+    Decoding and the log-mel run ahead in a thread (libsndfile, soxr and TensorFlow release the
+    GIL) while the model scores; chunks of consecutive files are scored together in batches of
+    ``batch_patches`` (a file's record waits for at most ``max_waiting_files`` files).
     """
     slots = queue.Queue(maxsize=depth)
     producer = threading.Thread(target=_produce, args=(analyser, todo, slots), daemon=True)
     producer.start()
-    scored = []
-    for _ in range(len(todo)):
-        while True:
-            index, item = slots.get()
-            if isinstance(item, PatchChunk):
-                scored.append(analyser.score(item))
-                continue
-            if isinstance(item, _Done):
-                yield index, analyser.result(scored), None, item.seconds
-            else:
-                yield index, None, item, 0.0
-            scored = []
-            break
+    batcher, finished = _Batcher(analyser, batch_patches, max_waiting_files), 0
+    while finished < len(todo):
+        index, item = slots.get()
+        if isinstance(item, PatchChunk):
+            batcher.add_chunk(index, item)
+            continue
+        batcher.finish(index, item)
+        finished += 1
+        yield from _outcomes(analyser, batcher.ready(final=finished == len(todo) or slots.empty()))
     producer.join()
+
+
+def _outcomes(analyser, ready):
+    for index, outcome, scored in ready:
+        if isinstance(outcome, _Done):
+            yield index, analyser.result(scored), None, outcome.seconds
+        else:
+            yield index, None, outcome, 0.0
 
 
 def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), embeddings_dir=None,

@@ -43,27 +43,39 @@ def _cached(cache_name, suffix, convert):
 
 
 class _Tflite:
+    """One interpreter per power-of-two batch size, inputs zero-padded up to it: resizing and
+    re-allocating a single interpreter for every new batch size cost more than the inference on
+    a folder of short files (measured: 4.1 s against TF's 2.6 s for 40 files of 3 s)."""
+
     def __init__(self, tagger, cache_name):
         import tensorflow as tf
 
         from export.to_tflite import convert_to_tflite
 
-        path = _cached(cache_name, ".tflite", lambda: convert_to_tflite(tagger))
-        # The TF wheel's interpreter applies XNNPACK by default.
-        self._interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=os.cpu_count())
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._shape = None
+        self._path = str(_cached(cache_name, ".tflite", lambda: convert_to_tflite(tagger)))
+        self._interpreters = {}
+        self._tf = tf
+
+    def _interpreter(self, batch, shape):
+        if batch not in self._interpreters:
+            # The TF wheel's interpreter applies XNNPACK by default.
+            interpreter = self._tf.lite.Interpreter(model_path=self._path, num_threads=os.cpu_count())
+            index = interpreter.get_input_details()[0]["index"]
+            interpreter.resize_tensor_input(index, (batch, *shape))
+            interpreter.allocate_tensors()
+            self._interpreters[batch] = (interpreter, index, interpreter.get_output_details()[0]["index"])
+        return self._interpreters[batch]
 
     def __call__(self, patches):
         patches = np.ascontiguousarray(patches, dtype=np.float32)
-        if patches.shape != self._shape:
-            self._interpreter.resize_tensor_input(self._input, patches.shape)
-            self._interpreter.allocate_tensors()
-            self._shape = patches.shape
-        self._interpreter.set_tensor(self._input, patches)
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output).copy()
+        count = len(patches)
+        batch = 1 << max(0, count - 1).bit_length()
+        interpreter, input_index, output_index = self._interpreter(batch, patches.shape[1:])
+        if batch != count:
+            patches = np.concatenate([patches, np.zeros((batch - count, *patches.shape[1:]), np.float32)])
+        interpreter.set_tensor(input_index, patches)
+        interpreter.invoke()
+        return interpreter.get_tensor(output_index)[:count].copy()
 
 
 class _Onnx:
