@@ -4,7 +4,7 @@
 
 Whole processes, start-up included: ``zoo-tag FOLDER --format jsonl`` under each runtime, and
 ``python -m benchmarks.original_musicnn FILE...`` (librosa load and log-mel, the TF1 graph),
-interleaved ``--repeats`` times; medians. Then peak RSS of zoo-tag on one 3-minute and one
+interleaved ``--repeats`` times after one untimed run of each (conversions cached); medians. Then peak RSS of zoo-tag on one 3-minute and one
 1-hour file. Without ``--folder``, a library is made from the rendered General-MIDI clips:
 six 3-minute tracks at 44.1 kHz stereo, OGG Vorbis (what a music collection looks like to the
 decoders). Writes ``tagging.json`` and ``tagging.md`` to ``--out`` with the machine named.
@@ -21,7 +21,7 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 flags.DEFINE_string("folder", None, "Audio folder to tag (default: tracks made from the GM clips).")
 flags.DEFINE_string("out", os.path.join("benchmarks", "results", "tagging"), "Where the results go.")
-flags.DEFINE_integer("repeats", 2, "Interleaved repetitions of each pipeline.")
+flags.DEFINE_integer("repeats", 3, "Interleaved repetitions of each pipeline.")
 flags.DEFINE_list("runtimes", ["tf", "tflite", "onnx"], "zoo-tag runtimes to time.")
 flags.DEFINE_integer("tracks", 6, "Tracks made from GM clips when --folder is not given.")
 flags.DEFINE_float("track_seconds", 180.0, "Length of each made track.")
@@ -63,7 +63,10 @@ def _make_library(folder, count, seconds):
         path = os.path.join(folder, f"track{number + 1:02d}.ogg")
         track, start = _track(clips, seconds, start)
         if not os.path.exists(path):
-            sf.write(path, track, TRACK_RATE, format="OGG", subtype="VORBIS")
+            # In pieces: libsndfile 1.2.2's Vorbis encoder crashed (SIGSEGV) on a 3-minute write in one call.
+            with sf.SoundFile(path, "w", samplerate=TRACK_RATE, channels=2, format="OGG", subtype="VORBIS") as out:
+                for start in range(0, len(track), TRACK_RATE):
+                    out.write(track[start:start + TRACK_RATE])
     return folder
 
 
@@ -90,7 +93,8 @@ def _speed(folder, files, audio_seconds, scratch):
     import numpy as np
 
     original = [sys.executable, "-m", "benchmarks.original_musicnn", *files]
-    _timed(_zoo_tag(folder, "tflite", os.path.join(scratch, "warm.jsonl")))  # converts and caches once
+    for runtime in FLAGS.runtimes:  # converts (TFLite, ONNX) and caches once, outside the timing
+        _timed(_zoo_tag(folder, runtime, os.path.join(scratch, "warm.jsonl")))
     times = {"original": [], **{runtime: [] for runtime in FLAGS.runtimes}}
     for _ in range(FLAGS.repeats):
         times["original"].append(_timed(original)[0])
@@ -125,7 +129,7 @@ def _memory(folder, scratch):
     for label, path in (("short_file", short), ("long_file", long_path)):
         import soundfile as sf
 
-        seconds, peak = _timed(_zoo_tag(path, "tflite", os.path.join(scratch, "memory.jsonl")))
+        seconds, peak = _timed(_zoo_tag(path, "tf", os.path.join(scratch, "memory.jsonl")))
         result[label] = {"audio_seconds": sf.info(path).duration, "peak_rss_mb": peak, "wall_seconds": seconds}
     result["difference_mb"] = result["long_file"]["peak_rss_mb"] - result["short_file"]["peak_rss_mb"]
     return result

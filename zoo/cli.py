@@ -20,7 +20,7 @@ from zoo.tagging import DEFAULT_MODEL
 
 # Names and default only: zoo.runtimes itself (and export, which converts) loads when a run starts.
 RUNTIME_NAMES = ("tf", "tflite", "onnx")
-DEFAULT_RUNTIME = "tflite"
+DEFAULT_RUNTIME = "tf"  # zoo.runtimes.DEFAULT_RUNTIME: fastest end to end here (benchmarks.tagging)
 
 __all__ = ["main"]
 

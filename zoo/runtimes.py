@@ -2,10 +2,12 @@
 
 ``RUNTIMES[name](tagger, cache_name)`` gives a callable: float32 patches -> tag scores. The
 TFLite and ONNX forms are converted once (export.to_tflite / export.to_onnx) and cached in the
-zoo cache, keyed by the model, its weights and its patch length. Measured on these machines
-(DESIGN.md): musicnn at batch 32 on 2 threads, TF 13.6 clips/s, TFLite 28.2, ONNX Runtime 28.5,
-both within 1.3e-6 of TF. Only the tag scores run elsewhere than TF; embeddings other than the
-taggram need the TF runtime.
+zoo cache, keyed by the model, its weights and its patch length. Which is fastest depends on
+the machine: on the DESIGN.md machine (waveform in, batch 32, 2 threads) TF ran musicnn at 13.6
+clips/s, TFLite 28.2, ONNX Runtime 28.5; on the log-mel patch model here (AMD EPYC with AVX-512,
+2026-11-27) TF 75, TFLite 65, ONNX Runtime 82 clips/s, and end to end (benchmarks.tagging) TF was
+fastest. All agree within 1e-6. Only the tag scores run elsewhere than TF; embeddings other than
+the taggram need the TF runtime.
 """
 import os
 
@@ -98,7 +100,7 @@ class _Onnx:
 
 
 RUNTIMES = {"tf": _TensorFlow, "tflite": _Tflite, "onnx": _Onnx}
-DEFAULT_RUNTIME = "tflite"  # measured best with parity (module docstring); needs nothing beyond TensorFlow
+DEFAULT_RUNTIME = "tf"  # fastest end to end in benchmarks.tagging on this machine; no conversion step
 
 
 def make_runtime(name, tagger, cache_name):
