@@ -168,5 +168,16 @@ def test_beam_on_the_direct_runner_writes_zoo_tags_records(library, tmp_path, ca
                           key=lambda r: r["file"])
     output = tmp_path / "zoo-tag.jsonl"
     main([str(library), "--format", "jsonl", "--output", str(output)])
-    assert beam_records == sorted(_records(output), key=lambda r: r["file"])
+    ours = sorted(_records(output), key=lambda r: r["file"])
+    # The same records; scores to float precision (zoo-tag batches patches of several files together,
+    # and TensorFlow's CPU kernels round differently with the batch's make-up).
+    assert [r["file"] for r in beam_records] == [r["file"] for r in ours]
+    for theirs, mine in zip(beam_records, ours):
+        assert theirs.keys() == mine.keys()
+        if "error" in mine:
+            assert theirs["error"] == mine["error"]
+        else:
+            assert [t["tag"] for t in theirs["tags"]] == [t["tag"] for t in mine["tags"]]
+            np.testing.assert_allclose([t["score"] for t in theirs["tags"]], [t["score"] for t in mine["tags"]],
+                                       atol=1e-5)
     assert sum("error" in r for r in beam_records) == 1

@@ -16,11 +16,8 @@ import json
 import os
 import sys
 
+from zoo.runtimes import DEFAULT_RUNTIME, RUNTIMES
 from zoo.tagging import DEFAULT_MODEL
-
-# Names and default only: zoo.runtimes itself (and export, which converts) loads when a run starts.
-RUNTIME_NAMES = ("tf", "tflite", "onnx")
-DEFAULT_RUNTIME = "tf"  # zoo.runtimes.DEFAULT_RUNTIME: fastest end to end here (benchmarks.tagging)
 
 __all__ = ["main"]
 
@@ -129,9 +126,9 @@ def _parser():
     parser.add_argument("--embeddings", type=lambda text: [n for n in text.split(",") if n], default=[],
                         help="also save these per file (e.g. penultimate,max_pool,taggram) as .npz")
     parser.add_argument("--embeddings_dir", metavar="DIR", help="where the .npz files go (mirrors the folders)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIME_NAMES), default=None,
-                        help=f"what scores the patches (default: {DEFAULT_RUNTIME}, the fastest measured, or tf when "
-                             "--embeddings asks for layers: only tf computes them)")
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
+                        help=f"what scores the patches (default: {DEFAULT_RUNTIME}, the fastest end to end in "
+                             "benchmarks.tagging here; --embeddings with layers needs tf)")
     return parser
 
 
