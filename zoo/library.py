@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zoo.audio import AudioError
+from zoo.datasets.tagging_dataset import atomic_path
 from zoo.streaming import PatchChunk
 
 __all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "error_record", "find_audio",
@@ -84,10 +85,8 @@ def embedding_path(embeddings_dir, file, root):
 
 def _save_npz_atomically(path, arrays):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.partial"
-    with open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)  # a handle, so that numpy does not append ".npz" to the name
 
 
 @dataclass

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from zoo.cache import cache_dir
+from zoo.datasets.tagging_dataset import atomic_path
 
 __all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "RuntimeUnavailable", "make_runtime"]
 
@@ -38,9 +39,8 @@ def _cached(cache_name, suffix, convert):
     path = cache_dir("runtimes") / f"{cache_name}-v{CONVERSION_VERSION}{suffix}"
     if not path.exists():
         content = convert()
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        temporary.write_bytes(content)
-        os.replace(temporary, path)
+        with atomic_path(str(path)) as temporary, open(temporary, "wb") as handle:
+            handle.write(content)
     return path
 
 
