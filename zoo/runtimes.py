@@ -1,6 +1,6 @@
 """Where a tagging model's patches are scored: TensorFlow, TFLite (XNNPACK) or ONNX Runtime.
 
-``RUNTIMES[name](tagger, cache_name)`` gives a callable: float32 patches -> tag scores. The
+``make_runtime(name, tagger, cache_name)`` gives a callable: float32 patches -> tag scores. The
 TFLite and ONNX forms are converted once (export.to_tflite / export.to_onnx) and cached in the
 zoo cache, keyed by the model, its weights and its patch length. Which is fastest depends on
 the machine: on the DESIGN.md machine (waveform in, batch 32, 2 threads) TF ran musicnn at 13.6
@@ -23,16 +23,6 @@ CONVERSION_VERSION = 1  # bump when a converted file's contents would change
 
 class RuntimeUnavailable(ValueError):
     """The runtime's package is not installed or cannot convert the model."""
-
-
-class _TensorFlow:
-    def __init__(self, tagger, cache_name):
-        import tensorflow as tf
-
-        self._call = tf.function(lambda x: tagger(x, training=False), reduce_retracing=True)
-
-    def __call__(self, patches):
-        return np.asarray(self._call(patches))
 
 
 def _cached(cache_name, suffix, convert):
@@ -99,13 +89,18 @@ class _Onnx:
         return scores
 
 
-RUNTIMES = {"tf": _TensorFlow, "tflite": _Tflite, "onnx": _Onnx}
+# "tf": no conversion; zoo.tagging.Analyser runs its own compiled Keras network (which also
+# gives the embeddings).
+RUNTIMES = {"tf": None, "tflite": _Tflite, "onnx": _Onnx}
 DEFAULT_RUNTIME = "tf"  # fastest end to end in benchmarks.tagging on this machine; no conversion step
 
 
 def make_runtime(name, tagger, cache_name):
+    """The runtime scoring ``tagger``'s patches, or None for "tf" (the Keras model itself)."""
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; known: {', '.join(RUNTIMES)}")
+    if RUNTIMES[name] is None:
+        return None
     try:
         return RUNTIMES[name](tagger, cache_name)
     except ImportError as error:

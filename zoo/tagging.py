@@ -17,6 +17,7 @@ import numpy as np
 from zoo.audio import DEFAULT_RATE
 from zoo.input_stage import LogMelConfig
 from zoo.registry import WAVEFORM
+from zoo.runtimes import RUNTIMES, make_runtime
 from zoo.streaming import Patching, stream_patches
 
 __all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "embedding_names", "embeddings", "tag", "taggram"]
@@ -258,15 +259,11 @@ class Analyser:
         self.key = (model_id, weights, self.patching.samples, self.input_kind == WAVEFORM)
         self.tagger = _model(*self.key)
         self.network = _analysis_model(*self.key, self.names)
-        self.runtime = None
-        if runtime != "tf":
-            from zoo.runtimes import make_runtime
-
-            layers = sorted(set(self.names) - {"taggram"})
-            if layers:
-                raise ValueError(f"embeddings {', '.join(layers)} need runtime 'tf' (runtime {runtime!r} "
-                                 "computes the tag scores only)")
-            self.runtime = make_runtime(runtime, self.tagger, f"{model_id}-{weights}-{self.patching.samples}")
+        layers = sorted(set(self.names) - {"taggram"})
+        if layers and RUNTIMES.get(runtime) is not None:  # checked before a conversion is paid for
+            raise ValueError(f"embeddings {', '.join(layers)} need runtime 'tf' (runtime {runtime!r} "
+                             "computes the tag scores only)")
+        self.runtime = make_runtime(runtime, self.tagger, f"{model_id}-{weights}-{self.patching.samples}")
 
     def chunks(self, audio, sample_rate=None):
         """The audio's ``PatchChunk``s (zoo.streaming): one chunk of patches in memory at a time."""
