@@ -6,7 +6,7 @@ from zoo import registry
 from zoo.input_stage import LogMelConfig, log_mel, waveform_to_frames
 from zoo.layers import MinimumLength, TaggedSigmoid
 
-__all__ = ["create_model", "load", "HEAD_DROPOUT"]
+__all__ = ["create_model", "input_samples", "load", "HEAD_DROPOUT"]
 
 DEFAULT_NUM_CLASSES = 50  # MagnaTagATune's top-50 vocabulary, the field's usual head
 HEAD_DROPOUT = 0.5  # musicnn (both models) drops out half the embedding before the output layer
@@ -47,6 +47,19 @@ def _input_length(model_id, front, input_seconds, sample_rate, guarded):
             f"({front.min_samples / sample_rate:.4g} s)."
         )
     return n_samples
+
+
+def input_samples(name, input_seconds, sample_rate=16000, **overrides):
+    """Waveform samples of a model built with ``input_seconds`` (None: any length); the same
+    checks as ``create_model`` (positive, at or above the front-end's minimum), without building it."""
+    model_id, front, back = registry.resolve(name)
+    split = _split_overrides(model_id, front, back, overrides)
+    return _input_length(model_id, front, input_seconds, sample_rate, _guarded(split))
+
+
+def _guarded(split):
+    # The registered minimum lengths hold for the default front-end and log-mel settings.
+    return not split["front"] and not split["mel"]
 
 
 def _check_num_classes(num_classes):
@@ -126,8 +139,7 @@ def create_model(
     split = _split_overrides(model_id, front, back, overrides)
     if tag_names is not None and len(tag_names) != num_classes:
         raise ValueError(f"tag_names has {len(tag_names)} names for num_classes={num_classes}")
-    # The registered minimum lengths hold for the default front-end and log-mel settings.
-    guarded = not split["front"] and not split["mel"]
+    guarded = _guarded(split)
     n_samples = _input_length(model_id, front, input_seconds, sample_rate, guarded)
     if back.length_policy == registry.FIXED and n_samples is None:
         raise ValueError(

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import registry
+from zoo.models import input_samples
 from zoo.training import evaluation
 from zoo.training.freezing import FREEZE_MODES, freeze
 from zoo.training.optimizers import make_optimizer
@@ -60,14 +61,6 @@ def _open(dataset, seed, data_root, skip_bad_files, progress):
         return dataset, {"kind": "object", "name": dataset.name}
     spec = parse_dataset(dataset, seed=seed, data_root=data_root) if isinstance(dataset, str) else dict(dataset)
     return open_dataset(spec, progress=progress, skip_bad_files=skip_bad_files), spec
-
-
-def _check_model_length(model_id, front, back, patch_samples, sample_rate):
-    if patch_samples < front.min_samples:
-        raise ValueError(
-            f"input_seconds={patch_samples / sample_rate:g} is too short for {model_id!r}: its front-end "
-            f"needs at least {front.min_samples} samples ({front.min_samples / sample_rate:.3f} s at {sample_rate} Hz)"
-        )
 
 
 def _build_model(model_id, dataset, recipe, weights, freeze_mode, model_options):
@@ -180,7 +173,6 @@ class _Progress:
     """A Keras progress bar on a terminal, one line per epoch otherwise."""
 
     def __init__(self, steps, epoch, epochs, enabled, interactive):
-        self.enabled, self.interactive = enabled, interactive
         self.bar = keras.utils.Progbar(steps, stateful_metrics=["loss"]) if enabled and interactive else None
         if self.bar is not None:
             print(f"Epoch {epoch}/{epochs}", flush=True)
@@ -251,7 +243,7 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
     Returns a ``TrainingResult``. Rerunning a finished ``out_dir`` trains nothing.
     """
     recipe = resolve_recipe(recipe, epochs=epochs, batch_size=batch_size, input_seconds=input_seconds)
-    model_id, front, back = registry.resolve(model)
+    model_id = registry.resolve(model)[0]
     if freeze not in FREEZE_MODES:
         raise ValueError(f"unknown freeze mode {freeze!r}; known: frontend, backbone, none")
     if weights is not None:
@@ -261,8 +253,8 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
     distribution = make_strategy(strategy)  # before TensorFlow's first op (multi-worker needs that)
     chief = is_chief(distribution)
     data, spec = _open(dataset, seed, data_root, skip_bad_files, progress=verbose and chief and sys.stderr.isatty())
-    patch_samples = int(round(recipe.input_seconds * data.sample_rate))
-    _check_model_length(model_id, front, back, patch_samples, data.sample_rate)
+    # zoo.load's own length checks, before anything is written to out_dir.
+    patch_samples = input_samples(model_id, recipe.input_seconds, data.sample_rate, **model_options)
     run = RunDirectory(out_dir, writable=chief)
     settings = {"model": model_id, "dataset": spec, "tags": list(data.tags), "weights": weights, "freeze": freeze,
                 "seed": seed, "model_options": model_options,
@@ -332,9 +324,10 @@ class _Trainer:
             model, frozen = _build_model(model_id, self.data, recipe, weights, freeze_mode, model_options)
         state, best_weights, optimizer_values = self._restore(model)
         global_batch = recipe.batch_size
-        steps = max(1, int((self.data.split("train").shape[0]) // global_batch))
+        train_clips = len(self.data.split("train"))
+        steps = max(1, train_clips // global_batch)
         self._say(f"training {model_id} on {self.data.name}: {len(self.data.tags)} tags, "
-                  f"{len(self.data.split('train'))} training clips, {steps} steps of {global_batch} per epoch, "
+                  f"{train_clips} training clips, {steps} steps of {global_batch} per epoch, "
                   f"recipe {recipe.name}, {strategy.num_replicas_in_sync} replica(s)"
                   + (f", {frozen:,} weights frozen ({freeze_mode})" if frozen else "")
                   + (f"; resuming after epoch {state.epoch}" if state.epoch else ""))
