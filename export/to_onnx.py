@@ -1,4 +1,5 @@
-"""ONNX export of a zoo model with tf2onnx (waveform in, tag scores out).
+"""ONNX export of a zoo model with tf2onnx (waveform in, tag scores out; a model with dict
+outputs keeps their names).
 
 Findings (tf2onnx 1.17.0, onnx 1.17.0): waveform models convert as they are. Spectrogram
 models do not: tf2onnx converts TensorFlow's RFFT only when a ComplexAbs consumes it
@@ -69,8 +70,14 @@ def _unknown_onnx_ops(onnx_model):
                    if node.domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type)})
 
 
+def _output_names(model):
+    """ONNX output names: a dict-output model's keys (sorted, tf.nest's order), else "scores"."""
+    return sorted(model.output) if isinstance(model.output, dict) else [OUTPUT_NAME]
+
+
 def _frozen_graph(model):
-    """GraphDef of model's forward pass, variables and captured constants folded in.
+    """GraphDef of model's forward pass, variables and captured constants folded in, with its
+    input and output tensor names.
 
     tf2onnx.convert.from_function would take kapre's captured filterbank constant for a
     second graph input; freezing first makes it a Const.
@@ -78,21 +85,22 @@ def _frozen_graph(model):
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name=INPUT_NAME)
     function = tf.function(lambda waveform: model(waveform, training=False), input_signature=[spec])
     frozen = convert_variables_to_constants_v2(function.get_concrete_function())
-    return frozen.graph.as_graph_def(), frozen.inputs[0].name, frozen.outputs[0].name
+    return frozen.graph.as_graph_def(), frozen.inputs[0].name, [tensor.name for tensor in frozen.outputs]
 
 
 def _convert(model, opset):
     import tf2onnx
 
-    graph_def, input_tensor, output_tensor = _frozen_graph(model)
+    graph_def, input_tensor, output_tensors = _frozen_graph(model)
+    renames = {input_tensor: INPUT_NAME, **dict(zip(output_tensors, _output_names(model)))}
     with _tf2onnx_errors_collected() as logged_errors:
         try:
             onnx_model, _ = tf2onnx.convert.from_graph_def(
                 graph_def,
                 input_names=[input_tensor],
-                output_names=[output_tensor],
+                output_names=output_tensors,
                 opset=opset,
-                tensors_to_rename={input_tensor: INPUT_NAME, output_tensor: OUTPUT_NAME},
+                tensors_to_rename=renames,
             )
         except Exception as error:  # tf2onnx raises assorted internal errors
             raise ConversionError(f"tf2onnx could not convert {model.name!r}: {error}") from None

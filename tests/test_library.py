@@ -118,8 +118,9 @@ def test_embeddings_are_saved_per_file_and_resumed(library, tmp_path, capsys):
                  "--embeddings", "penultimate,taggram", "--embeddings_dir", str(folder)]
     assert main(arguments) == 1  # the corrupt file
     stored = np.load(folder / "two.flac.npz")
-    expected = zoo.embeddings(library / "b" / "two.flac")
-    np.testing.assert_allclose(stored["penultimate"], expected["penultimate"], atol=1e-5)
+    expected = zoo.embeddings(library / "b" / "two.flac")  # the Keras model in TensorFlow
+    # zoo-tag's default runtime is ONNX Runtime: the same features up to float rounding.
+    np.testing.assert_allclose(stored["penultimate"], expected["penultimate"], rtol=1e-4, atol=1e-4)
     assert stored["taggram"].shape == (len(stored["time"]), 50)
     assert (folder / "deeper" / "THREE.OGG.npz").exists()
     capsys.readouterr()
@@ -151,10 +152,10 @@ def test_every_runtime_gives_zoo_tags_scores(library, tmp_path, capsys, runtime)
     assert max(abs(got[name] - score) for name, score in expected.items()) <= 1e-5
 
 
-def test_layer_embeddings_need_the_tf_runtime(library, capsys):
+def test_layer_embeddings_need_a_runtime_that_gives_them(library, capsys):
     arguments = [str(library), "--runtime", "tflite", "--embeddings", "penultimate", "--embeddings_dir", "x"]
     assert main(arguments) == 2
-    assert "need --runtime tf" in capsys.readouterr().err
+    assert "need --runtime onnx or tf" in capsys.readouterr().err
 
 
 def test_beam_on_the_direct_runner_writes_zoo_tags_records(library, tmp_path, capsys):

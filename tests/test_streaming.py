@@ -9,7 +9,8 @@ from zoo.audio import load_audio
 from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
 from zoo.input_stage import log_mel
 from zoo.streaming import MEL, stream_patches
-from zoo.tagging import _patching, _model, embeddings, taggram
+from zoo.tagging import _patching, embeddings, taggram
+from zoo.tagging_network import PatchModel, tagger
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_chunked_log_mel_patches_equal_the_whole_file(long_song, hop_seconds):
 
 def test_chunked_scores_equal_the_whole_file(long_song):
     patching = _patching(3.0, None)
-    model = _model("musicnn-vertical-horizontal", "mtt", patching.samples, False)
+    model = tagger(PatchModel("musicnn-vertical-horizontal", "mtt", patching.samples))
     whole = model.predict(_whole_clip_patches(load_audio(long_song), patching), verbose=0)
     streamed = taggram(long_song)
     assert streamed.shape == whole.shape and len(whole) >= 25

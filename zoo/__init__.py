@@ -3,19 +3,18 @@
     >>> import zoo
     >>> zoo.list_models()[:3]
     >>> model = zoo.load("musicnn-vertical-horizontal")
+
+``import zoo`` does not import TensorFlow: what needs it (building, training) is imported on
+first use, so that tagging with a TensorFlow-free runtime starts in a fraction of a second.
 """
+import importlib
 import os
 
 # Before TensorFlow loads (via kapre): its start-up chatter would precede every CLI error line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import kapre  # noqa: E402
-import keras  # noqa: E402
-
 from zoo.audio import AudioError, load_audio  # noqa: E402
-from zoo import fast_conv  # noqa: E402,F401  (registers SingleChannelConv2D for load_model)
-from zoo.layers import TaggedSigmoid  # noqa: E402
-from zoo.models import create_model, load  # noqa: E402
+from zoo.keras_registration import register_when_keras_loads  # noqa: E402
 from zoo.registry import (  # noqa: E402
     ALIASES,
     InvalidOverrideError,
@@ -25,7 +24,6 @@ from zoo.registry import (  # noqa: E402
     list_models,
 )
 from zoo.tagging import embeddings, tag, taggram  # noqa: E402
-from zoo.training import train  # noqa: E402
 
 __all__ = [
     "ALIASES",
@@ -46,13 +44,27 @@ __all__ = [
     "train",
 ]
 
-# kapre 0.4.1 does not register its layers with Keras; do it so `.keras` files load.
-for _layer in (kapre.STFT, kapre.Magnitude, kapre.ApplyFilterbank):
-    keras.saving.get_custom_objects().setdefault(_layer.__name__, _layer)
+# keras.models.load_model reads zoo models after `import zoo` (see zoo.keras_registration).
+register_when_keras_loads()
+
+# Public names whose modules import TensorFlow: imported on first use.
+_LAZY = {"create_model": "zoo.models", "load": "zoo.models", "train": "zoo.training"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def tag_names(model):
     """The tag names stored in a zoo model's output layer, or None."""
+    from zoo.layers import TaggedSigmoid
+
     for layer in model.layers:
         if isinstance(layer, TaggedSigmoid):
             return layer.tag_names

@@ -1,7 +1,7 @@
 """Tag a library too big for one machine: an Apache Beam pipeline (``pip install '.[beam]'``).
 
     python -m zoo.beam --input=/music --output=out/tags [--model=musicnn --weights=mtt --top_k=5
-        --runtime=tf] [Beam pipeline options: --runner=FlinkRunner --flink_master=... ]
+        --runtime=onnx] [Beam pipeline options: --runner=FlinkRunner --flink_master=... ]
 
 Writes JSON-lines shards ``PREFIX-00000-of-0000N.jsonl`` holding exactly the records that
 ``zoo-tag --format jsonl`` writes, failed files included. Files are matched where the pipeline
@@ -81,6 +81,7 @@ def build_pipeline(pipeline, files, output, *, model, weights, top_k, runtime):
 
 
 def _arguments(argv):
+    from zoo.runtimes import DEFAULT_RUNTIME, RUNTIMES
     from zoo.tagging import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(prog="python -m zoo.beam", description=__doc__.split("\n\n")[0])
@@ -89,7 +90,7 @@ def _arguments(argv):
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--weights", default="mtt")
     parser.add_argument("--top_k", type=int, default=5)
-    parser.add_argument("--runtime", default="tf", choices=["tf", "tflite", "onnx"])
+    parser.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=sorted(RUNTIMES))
     return parser.parse_known_args(argv)
 
 

@@ -126,41 +126,29 @@ def _parser():
     parser.add_argument("--embeddings", type=lambda text: [n for n in text.split(",") if n], default=[],
                         help="also save these per file (e.g. penultimate,max_pool,taggram) as .npz")
     parser.add_argument("--embeddings_dir", metavar="DIR", help="where the .npz files go (mirrors the folders)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=None,
-                        help=f"what scores the patches (default: {DEFAULT_RUNTIME}, the fastest end to end in "
-                             "benchmarks.tagging here; --embeddings with layers needs tf)")
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=DEFAULT_RUNTIME,
+                        help=f"what scores the patches (default: {DEFAULT_RUNTIME}: with its conversion cached, a run "
+                             "never imports TensorFlow; tflite gives tag scores only)")
     return parser
 
 
 def _check_arguments(args):
     """One line for a bad combination or name, before any file is read."""
-    from pretrained import resolve_weights
-    from zoo.registry import resolve
-    from zoo.tagging import embedding_names
+    from zoo.tagging import embedding_names, pretrained_model
 
     if args.resume and (not args.output or args.format != "jsonl"):
         raise _UsageError("--resume reads --output as JSON lines: give --output FILE and --format jsonl")
     if args.embeddings and not args.embeddings_dir:
         raise _UsageError("--embeddings needs --embeddings_dir DIR")
     layers = sorted(set(args.embeddings) - {"taggram"})
-    if args.runtime is None:
-        args.runtime = "tf" if layers else DEFAULT_RUNTIME
-    if layers and args.runtime != "tf":
-        raise _UsageError(f"--embeddings {','.join(layers)} need --runtime tf (runtime {args.runtime} computes the "
-                          "tag scores only)")
-    model_id = resolve(args.model)[0]
-    resolve_weights(model_id, args.weights)
+    if layers and not RUNTIMES[args.runtime].gives_embeddings:
+        raise _UsageError(f"--embeddings {','.join(layers)} need --runtime onnx or tf (runtime {args.runtime} "
+                          "computes the tag scores only)")
+    model_id, _ = pretrained_model(args.model, args.weights)
     unknown = sorted(set(args.embeddings) - set(embedding_names(model_id)))
     if unknown:
         raise _UsageError(f"unknown embedding(s) {', '.join(unknown)} for {model_id}; "
                           f"known: {', '.join(embedding_names(model_id))}")
-
-
-def _quiet_tensorflow():
-    # TF's Python-side warnings (e.g. tf.function retracing) would clutter the output.
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
 
 
 def _one_line(error):
@@ -240,7 +228,6 @@ def main(argv=None):
         return _fail(f"{error} (see {PROG} --help)", 2)
     except SystemExit as done:  # --help
         return done.code or 0
-    _quiet_tensorflow()
     try:
         _check_arguments(args)
     except _UsageError as error:

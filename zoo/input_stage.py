@@ -1,42 +1,15 @@
 """In-graph audio input stage: waveform -> musicnn log-mel, built from kapre layers.
 
-musicnn (jordipons/musicnn) computes librosa's mel spectrogram of 16 kHz audio with
-n_fft 512, hop 256, 96 Slaney mel bands, power 2, ``center=True`` reflect padding, then
-log10(10000 x + 1). The pretrained weights only make sense on exactly that input.
+The configuration (and a NumPy twin for tagging) is in ``zoo.log_mel``. The pretrained weights
+only make sense on exactly that input.
 """
-from dataclasses import dataclass
-
 import kapre
 import keras
 
 from zoo.layers import ComplexPower, Log10Compression, ReflectPad1D
+from zoo.log_mel import LogMelConfig, frames_to_samples, waveform_to_frames
 
 __all__ = ["LogMelConfig", "log_mel", "waveform_to_frames", "frames_to_samples"]
-
-
-@dataclass(frozen=True)
-class LogMelConfig:
-    sample_rate: int = 16000
-    n_fft: int = 512
-    hop_length: int = 256
-    n_mels: int = 96
-    f_min: float = 0.0
-    f_max: float = None  # Nyquist when None
-    log_scale: float = 10000.0
-
-    @property
-    def n_freq(self):
-        return self.n_fft // 2 + 1
-
-
-def waveform_to_frames(n_samples, config=LogMelConfig()):
-    """Frames produced by the centred STFT (librosa ``center=True``) for n_samples."""
-    return 1 + n_samples // config.hop_length
-
-
-def frames_to_samples(n_frames, config=LogMelConfig()):
-    """Smallest waveform length that yields n_frames centred STFT frames."""
-    return (n_frames - 1) * config.hop_length
 
 
 def log_mel(waveform, config=LogMelConfig(), center=True):
@@ -45,7 +18,7 @@ def log_mel(waveform, config=LogMelConfig(), center=True):
     center=False skips the reflect padding: for a waveform already padded (or cut from the
     middle of a longer one, as the streaming path does), frame j starts at sample j * hop.
     """
-    f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
+    f_max = config.top_frequency
     # float32 whatever the global dtype policy: the FFT and the 10000x compression need it.
     float32 = {"dtype": "float32"}
     x = ReflectPad1D(config.n_fft // 2, name="logmel_center_pad", **float32)(waveform) if center else waveform

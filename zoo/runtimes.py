@@ -1,13 +1,14 @@
-"""Where a tagging model's patches are scored: TensorFlow, TFLite (XNNPACK) or ONNX Runtime.
+"""Where tagging's patches are scored: TensorFlow (the Keras network), ONNX Runtime or TFLite.
 
-``make_runtime(name, tagger, cache_name)`` gives a callable: float32 patches -> tag scores. The
-TFLite and ONNX forms are converted once (export.to_tflite / export.to_onnx) and cached in the
-zoo cache, keyed by the model, its weights and its patch length. Which is fastest depends on
-the machine: on the DESIGN.md machine (waveform in, batch 32, 2 threads) TF ran musicnn at 13.6
-clips/s, TFLite 28.2, ONNX Runtime 28.5; on the log-mel patch model here (AMD EPYC with AVX-512,
-2026-11-27) TF 75, TFLite 65, ONNX Runtime 82 clips/s, and end to end (benchmarks.tagging) TF was
-fastest. All agree within 1e-6. Only the tag scores run elsewhere than TF; embeddings other than
-the taggram need the TF runtime.
+``make_runtime(name, patch_model, layers)`` gives a runtime: ``runtime(patches)`` returns
+{"scores": tag scores, layer: its outputs for each of ``layers``} (the layers behind the
+requested embeddings), and ``runtime.input_kind`` says whether it takes log-mel or waveform
+patches. The ONNX and TFLite forms are converted once (export.to_onnx / export.to_tflite) and
+cached in the zoo cache, keyed by the model, its weights and its patch length; the ONNX form
+carries every embedding layer as an output. With a cached ONNX model a tagging process never
+imports TensorFlow, whose import alone took 3.6 s of the 9.2 s the TF runtime needed for
+0.3 h of music (benchmarks.tagging, 2-core AMD EPYC, 2026-11-27): ONNX Runtime is the default
+for that reason. All agree within 1e-5 (tested; measured <= 8.3e-7 on the patch model).
 """
 import os
 
@@ -15,18 +16,20 @@ import numpy as np
 
 from zoo.cache import cache_dir
 from zoo.datasets.tagging_dataset import atomic_path
+from zoo.registry import LOG_MEL, WAVEFORM
+from zoo.tagging_network import SCORES, analysis_network, embedding_layers, inference_network
 
 __all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "RuntimeUnavailable", "make_runtime"]
 
-CONVERSION_VERSION = 1  # bump when a converted file's contents would change
+CONVERSION_VERSION = 2  # bump when a converted file's contents would change (2: embedding outputs, pool first)
 
 
 class RuntimeUnavailable(ValueError):
     """The runtime's package is not installed or cannot convert the model."""
 
 
-def _cached(cache_name, suffix, convert):
-    path = cache_dir("runtimes") / f"{cache_name}-v{CONVERSION_VERSION}{suffix}"
+def _cached(patch_model, suffix, convert):
+    path = cache_dir("runtimes") / f"{patch_model.cache_name}-v{CONVERSION_VERSION}{suffix}"
     if not path.exists():
         content = convert()
         with atomic_path(str(path)) as temporary, open(temporary, "wb") as handle:
@@ -34,19 +37,85 @@ def _cached(cache_name, suffix, convert):
     return path
 
 
+def _quiet_tensorflow():
+    # TF's Python-side warnings (e.g. tf.function retracing) would clutter a CLI's output.
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+class _Keras:
+    """The Keras network itself, compiled once ("tf")."""
+
+    gives_embeddings = True
+
+    def __init__(self, patch_model, layers):
+        import tensorflow as tf
+
+        _quiet_tensorflow()
+        network = analysis_network(patch_model, layers)
+        self._call = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+        self.input_kind = patch_model.input_kind()
+
+    def __call__(self, patches):
+        return {name: np.asarray(values) for name, values in self._call(patches).items()}
+
+
+def _onnx_model(patch_model):
+    from export.to_onnx import convert_to_onnx
+
+    _quiet_tensorflow()
+    network = analysis_network(patch_model, tuple(embedding_layers(patch_model.model_id)))
+    return convert_to_onnx(network).SerializeToString()
+
+
+class _Onnx:
+    """ONNX Runtime on the cached conversion; needs no TensorFlow once it is cached."""
+
+    gives_embeddings = True
+
+    def __init__(self, patch_model, layers):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise RuntimeUnavailable("the onnx runtime needs onnxruntime: pip install onnxruntime") from None
+        path = _cached(patch_model, ".onnx", lambda: _onnx_model(patch_model))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        # Idle threads sleep instead of spinning: the decoding thread needs those cores
+        # (zoo-tag, 0.3 h of OGG: 4.4 s against 4.6 s spinning, 2-core AMD EPYC, 2026-11-27).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        patch_input = self._session.get_inputs()[0]
+        self._input, self._outputs = patch_input.name, [SCORES, *layers]
+        self.input_kind = LOG_MEL if len(patch_input.shape) == 3 else WAVEFORM  # [batch, frames, mels]
+
+    def __call__(self, patches):
+        values = self._session.run(self._outputs, {self._input: np.asarray(patches, dtype=np.float32)})
+        return dict(zip(self._outputs, values))
+
+
 class _Tflite:
-    """One interpreter per power-of-two batch size, inputs zero-padded up to it: resizing and
+    """TFLite (XNNPACK) on the cached conversion of the tagger; tag scores only.
+
+    One interpreter per power-of-two batch size, inputs zero-padded up to it: resizing and
     re-allocating a single interpreter for every new batch size cost more than the inference on
     a folder of short files (measured: 4.1 s against TF's 2.6 s for 40 files of 3 s)."""
 
-    def __init__(self, tagger, cache_name):
+    gives_embeddings = False
+
+    def __init__(self, patch_model, layers):
         import tensorflow as tf
 
         from export.to_tflite import convert_to_tflite
 
-        self._path = str(_cached(cache_name, ".tflite", lambda: convert_to_tflite(tagger)))
+        if layers:
+            raise RuntimeUnavailable(f"runtime 'tflite' computes the tag scores only, not the layers "
+                                     f"{', '.join(layers)} (use runtime onnx or tf)")
+        self._path = str(_cached(patch_model, ".tflite", lambda: convert_to_tflite(inference_network(patch_model))))
         self._interpreters = {}
         self._tf = tf
+        self.input_kind = patch_model.input_kind()
 
     def _interpreter(self, batch, shape):
         if batch not in self._interpreters:
@@ -67,41 +136,18 @@ class _Tflite:
             patches = np.concatenate([patches, np.zeros((batch - count, *patches.shape[1:]), np.float32)])
         interpreter.set_tensor(input_index, patches)
         interpreter.invoke()
-        return interpreter.get_tensor(output_index)[:count].copy()
+        return {SCORES: interpreter.get_tensor(output_index)[:count].copy()}
 
 
-class _Onnx:
-    def __init__(self, tagger, cache_name):
-        try:
-            import onnxruntime
-        except ImportError:
-            raise RuntimeUnavailable("the onnx runtime needs onnxruntime: pip install '.[export]'") from None
-        from export.to_onnx import INPUT_NAME, OUTPUT_NAME, convert_to_onnx
-
-        path = _cached(cache_name, ".onnx", lambda: convert_to_onnx(tagger).SerializeToString())
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._names = INPUT_NAME, OUTPUT_NAME
-
-    def __call__(self, patches):
-        (scores,) = self._session.run([self._names[1]], {self._names[0]: np.asarray(patches, dtype=np.float32)})
-        return scores
+RUNTIMES = {"tf": _Keras, "onnx": _Onnx, "tflite": _Tflite}
+DEFAULT_RUNTIME = "onnx"  # of zoo-tag and zoo.beam; zoo.tag and friends default to "tf" (the Keras model)
 
 
-# "tf": no conversion; zoo.tagging.Analyser runs its own compiled Keras network (which also
-# gives the embeddings).
-RUNTIMES = {"tf": None, "tflite": _Tflite, "onnx": _Onnx}
-DEFAULT_RUNTIME = "tf"  # fastest end to end in benchmarks.tagging on this machine; no conversion step
-
-
-def make_runtime(name, tagger, cache_name):
-    """The runtime scoring ``tagger``'s patches, or None for "tf" (the Keras model itself)."""
+def make_runtime(name, patch_model, layers=()):
+    """The runtime ``name`` scoring ``patch_model``'s patches (and ``layers``' outputs)."""
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; known: {', '.join(RUNTIMES)}")
-    if RUNTIMES[name] is None:
-        return None
     try:
-        return RUNTIMES[name](tagger, cache_name)
+        return RUNTIMES[name](patch_model, tuple(layers))
     except ImportError as error:
         raise RuntimeUnavailable(f"runtime {name!r} is not available: {error}") from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoo.audio import DEFAULT_RATE, audio_blocks
-from zoo.input_stage import LogMelConfig, frames_to_samples
+from zoo.log_mel import LogMelConfig, frames_to_samples, log_mel_frames
 
 __all__ = ["CHUNK_PATCHES", "Patching", "PatchChunk", "stream_patches"]
 
@@ -91,8 +91,6 @@ class _Buffer:
 
 
 def _log_mel_chunk(segment, patching, first, last):
-    from zoo.tagging import log_mel_frames
-
     spectrogram = log_mel_frames(segment)
     base = patching.start_frame(first)
     return np.stack([spectrogram[patching.start_frame(p) - base:][:patching.frames] for p in range(first, last + 1)])

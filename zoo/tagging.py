@@ -1,6 +1,6 @@
 """Tag any audio with a pretrained zoo model, the way musicnn does.
 
-The clip's log-mel spectrogram (the zoo's input stage) is cut into patches (3 s = 187 frames,
+The clip's log-mel spectrogram (``zoo.log_mel``, equal to the models' input stage) is cut into patches (3 s = 187 frames,
 no overlap by default; the incomplete tail is dropped as musicnn does, a clip shorter than one
 patch is zero-padded), chunk by chunk in bounded memory with the frames of the whole-clip
 spectrogram (``zoo.streaming``). Each patch is scored and the per-patch scores aggregated.
@@ -9,18 +9,16 @@ spectrogram (``zoo.streaming``). Each patch is scored and the per-patch scores a
     >>> tag("song.mp3")                        # top 5 MagnaTagATune tags
     >>> tag("song.mp3", model="vgg", weights="msd", top_k=None)
 """
-import functools
-from dataclasses import dataclass
-
 import numpy as np
 
 from zoo.audio import DEFAULT_RATE
-from zoo.input_stage import LogMelConfig
-from zoo.registry import WAVEFORM
-from zoo.runtimes import RUNTIMES, make_runtime
+from zoo.log_mel import LogMelConfig
+from zoo.runtimes import make_runtime
 from zoo.streaming import Patching, stream_patches
+from zoo.tagging_network import SCORES, PatchModel, embedding_recipes
 
-__all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "embedding_names", "embeddings", "tag", "taggram"]
+__all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "embedding_names", "embeddings", "pretrained_model",
+           "tag", "taggram"]
 
 DEFAULT_MODEL = "musicnn-vertical-horizontal"
 AGGREGATES = {"mean": np.mean, "max": np.max}
@@ -46,77 +44,39 @@ def _patching(patch_seconds, hop_seconds):
     return Patching(frames, max(1, hop_frames))
 
 
-@functools.lru_cache(maxsize=1)
-def _log_mel_stage():
-    import keras
-    import tensorflow as tf
+def _model_id(model):
+    """The canonical id of ``model``; only a name that is no pretrained model's id or alias
+    goes to the registry (which imports every builder, and so TensorFlow) for its error."""
+    from pretrained import available
+    from zoo.registry import ALIASES, resolve
 
-    from zoo.input_stage import log_mel
-
-    waveform = keras.Input(shape=(None,), dtype="float32", name="waveform")
-    stage = keras.Model(waveform, log_mel(waveform, _MEL, center=False), name="log_mel_frames")
-    return tf.function(lambda x: stage(x), reduce_retracing=True)
+    model_id = ALIASES.get(model, model)
+    return model_id if model_id in available() else resolve(model)[0]
 
 
-def log_mel_frames(segment):
-    """[frames, mels]: the log-mel of ``segment`` without centring (frame j starts at j * hop).
-
-    zoo.streaming feeds it the clip samples a chunk of patches covers, reflect-padded where
-    the clip begins or ends, which gives the frames of musicnn's whole-clip spectrogram.
-    """
-    return _log_mel_stage()(segment[None].astype(np.float32, copy=False)).numpy()[0]
-
-
-def _pretrained_model(model, weights):
-    """(canonical model id, front-end input kind); the zoo's errors for unknown names."""
+def pretrained_model(model, weights):
+    """(canonical model id, tag names) of pretrained ``weights`` for ``model``; the zoo's
+    errors for unknown names. Needs no TensorFlow."""
     from pretrained import resolve_weights
-    from zoo.registry import resolve
 
-    model_id, front, _ = resolve(model)
     if weights is None:
         raise ValueError("Tagging needs pretrained weights; weights=None would tag with random ones.")
-    resolve_weights(model_id, weights)
-    return model_id, front.input_kind
+    model_id = _model_id(model)
+    return model_id, list(resolve_weights(model_id, weights).tag_names)
 
 
-@functools.lru_cache(maxsize=8)
-def _model(model_id, weights, samples, input_stage):
-    from zoo.models import create_model
-
-    return create_model(
-        model_id, weights=weights, sample_rate=DEFAULT_RATE, input_seconds=samples / DEFAULT_RATE,
-        input_stage=input_stage,
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled(network):
-    import tensorflow as tf
-
-    return tf.function(lambda x: network(x, training=False), reduce_retracing=True)
-
-
-def _run(network, patches):
-    """The network's outputs (a dict of arrays) on ``patches``, BATCH_SIZE at a time."""
-    call = _compiled(network)
-    outputs = [call(patches[i:i + BATCH_SIZE]) for i in range(0, len(patches), BATCH_SIZE)]
-    return {name: np.concatenate([np.asarray(o[name]) for o in outputs]) for name in outputs[0]}
-
-
-def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None):
+def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None,
+            runtime="tf"):
     """Tag scores per patch: a DataFrame indexed by patch start ``time`` (s), one column per tag.
 
     Arguments as for ``tag``.
     """
     import pandas as pd
 
-    import zoo
-
     analyser = Analyser(model, weights, top_k=None, embeddings=("taggram",), patch_seconds=patch_seconds,
-                        hop_seconds=hop_seconds)
+                        hop_seconds=hop_seconds, runtime=runtime)
     _, arrays = analyser(audio, sample_rate)
-    return pd.DataFrame(arrays["taggram"], index=pd.Index(arrays["time"], name="time"),
-                        columns=zoo.tag_names(analyser.tagger))
+    return pd.DataFrame(arrays["taggram"], index=pd.Index(arrays["time"], name="time"), columns=analyser.tag_names)
 
 
 def _check_tag_options(top_k, aggregate):
@@ -127,11 +87,10 @@ def _check_tag_options(top_k, aggregate):
 
 
 def _ranked(scores, tag_names, top_k, aggregate):
-    import pandas as pd
-
-    table = pd.DataFrame({"tag": tag_names, "score": AGGREGATES[aggregate](scores, axis=0)})
-    table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
-    return table if top_k is None else table.head(top_k)
+    """{"tag": names, "score": aggregated scores}, best first (ties keep the tags' order)."""
+    aggregated = AGGREGATES[aggregate](scores, axis=0)
+    order = np.argsort(-aggregated, kind="stable")[:top_k]
+    return {"tag": [tag_names[i] for i in order], "score": aggregated[order]}
 
 
 def tag(
@@ -143,6 +102,7 @@ def tag(
     patch_seconds=3.0,
     hop_seconds=None,
     aggregate="mean",
+    runtime="tf",
 ):
     """The clip's tags, best first: a DataFrame with columns ``tag`` and ``score``.
 
@@ -155,56 +115,14 @@ def tag(
         patch_seconds: patch length (musicnn: 3 s = 187 frames; the VGG models need 3 s).
         hop_seconds: distance between patch starts; None = patch length (no overlap).
         aggregate: "mean" or "max" of the per-patch scores.
+        runtime: what scores the patches (``zoo.runtimes.RUNTIMES``): "tf" (the Keras model),
+            "onnx" or "tflite" (converted once and cached; equal within 1e-5).
     """
-    return analyse(audio, model, weights, sample_rate, top_k, (), aggregate, patch_seconds, hop_seconds)[0]
+    return analyse(audio, model, weights, sample_rate, top_k, (), aggregate, patch_seconds, hop_seconds, runtime)[0]
 
 
-def _concat(*arrays):
-    return np.concatenate(arrays, axis=-1)
-
-
-def _only(array):
-    return array
-
-
-def _maxima(pooled):
-    return pooled[:, 0::2]  # TemporalMaxMeanPooling interleaves (max, mean) per channel
-
-
-def _means(pooled):
-    return pooled[:, 1::2]
-
-
-_TEMPORAL = ("frontend_temporal128_squeeze", "frontend_temporal64_squeeze", "frontend_temporal32_squeeze")
-# Name -> (layers whose outputs it needs, how to combine them): musicnn's extractor features.
-_EMBEDDINGS = {
-    "musicnn-vertical-horizontal": {
-        "timbral": (("frontend_timbral0_squeeze", "frontend_timbral1_squeeze"), _concat),
-        "temporal": (_TEMPORAL, _concat),
-        "cnn1": (("midend_bn1",), _only),
-        "cnn2": (("midend_residual2",), _only),
-        "cnn3": (("midend_residual3",), _only),
-        "max_pool": (("backend_time_max_mean",), _maxima),
-        "mean_pool": (("backend_time_max_mean",), _means),
-        "penultimate": (("backend_bn_out",), _only),
-    },
-    "dense-small-rectangular": {f"pool{i}": ((f"frontend_pool{i}",), _only) for i in range(1, 6)},
-}
-
-
-def _embedding_recipes(model_id):
-    # Other models offer the back-end's embedding, the input of the tagging head.
-    return _EMBEDDINGS.get(model_id, {"embedding": (("head_dropout",), _only)})
-
-
-def _layer_output(keras_model, name):
-    layer = keras_model.get_layer(name)
-    return layer.input if name == "head_dropout" else layer.output
-
-
-def embeddings(
-    audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None
-):
+def embeddings(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None,
+               runtime="tf"):
     """Intermediate representations per patch, as musicnn's extractor offers them.
 
     musicnn models: ``timbral``, ``temporal`` [patches, frames, filters], ``cnn1``..``cnn3``
@@ -212,30 +130,16 @@ def embeddings(
     dense concatenation), ``penultimate`` [patches, 200]. VGG models: ``pool1``..``pool5``.
     Arguments as for ``tag``.
     """
-    from zoo.registry import resolve
-
-    names = tuple(_embedding_recipes(resolve(model)[0]))
+    names = tuple(embedding_recipes(_model_id(model)))
     _, arrays = analyse(audio, model, weights, sample_rate, top_k=None, embeddings=names,
-                        patch_seconds=patch_seconds, hop_seconds=hop_seconds)
+                        patch_seconds=patch_seconds, hop_seconds=hop_seconds, runtime=runtime)
     arrays.pop("time")
     return arrays
 
 
 def embedding_names(model=DEFAULT_MODEL):
     """What ``embeddings`` (and ``analyse``) offer for ``model``, plus "taggram" (per-patch scores)."""
-    from zoo.registry import resolve
-
-    return sorted(_embedding_recipes(resolve(model)[0])) + ["taggram"]
-
-
-@functools.lru_cache(maxsize=8)
-def _analysis_model(model_id, weights, samples, takes_waveform, names):
-    import keras
-
-    tagger = _model(model_id, weights, samples, takes_waveform)
-    recipes = _embedding_recipes(model_id)
-    layers = sorted({n for name in names if name in recipes for n in recipes[name][0]})
-    return keras.Model(tagger.input, {"scores": tagger.output, **{n: _layer_output(tagger, n) for n in layers}})
+    return sorted(embedding_recipes(_model_id(model))) + ["taggram"]
 
 
 class Analyser:
@@ -248,44 +152,39 @@ class Analyser:
     def __init__(self, model=DEFAULT_MODEL, weights="mtt", top_k=5, embeddings=(), aggregate="mean",
                  patch_seconds=3.0, hop_seconds=None, runtime="tf"):
         _check_tag_options(top_k, aggregate)
-        model_id, self.input_kind = _pretrained_model(model, weights)
+        self.model_id, self.tag_names = pretrained_model(model, weights)
         self.names = tuple(sorted(set(embeddings)))
-        unknown = sorted(set(self.names) - set(embedding_names(model_id)))
+        known = embedding_names(self.model_id)
+        unknown = sorted(set(self.names) - set(known))
         if unknown:
-            raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {model_id!r}; "
-                             f"known: {', '.join(embedding_names(model_id))}")
+            raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {self.model_id!r}; known: {', '.join(known)}")
         self.top_k, self.aggregate = top_k, aggregate
         self.patching = _patching(patch_seconds, hop_seconds)
-        self.key = (model_id, weights, self.patching.samples, self.input_kind == WAVEFORM)
-        self.tagger = _model(*self.key)
-        self.network = _analysis_model(*self.key, self.names)
-        layers = sorted(set(self.names) - {"taggram"})
-        if layers and RUNTIMES.get(runtime) is not None:  # checked before a conversion is paid for
-            raise ValueError(f"embeddings {', '.join(layers)} need runtime 'tf' (runtime {runtime!r} "
-                             "computes the tag scores only)")
-        self.runtime = make_runtime(runtime, self.tagger, f"{model_id}-{weights}-{self.patching.samples}")
+        self.recipes = {n: r for n, r in embedding_recipes(self.model_id).items() if n in self.names}
+        layers = tuple(sorted({layer for needed, _ in self.recipes.values() for layer in needed}))
+        self.runtime = make_runtime(runtime, PatchModel(self.model_id, weights, self.patching.samples), layers)
+
+    @property
+    def input_kind(self):
+        return self.runtime.input_kind
 
     def chunks(self, audio, sample_rate=None):
         """The audio's ``PatchChunk``s (zoo.streaming): one chunk of patches in memory at a time."""
         return stream_patches(audio, self.patching, self.input_kind, sample_rate)
 
     def score(self, chunk):
-        if self.runtime is None:
-            return _run(self.network, chunk.patches), chunk.times
+        """({"scores": [patches, tags], layer: its outputs}, patch start times) of a chunk."""
         patches = chunk.patches
-        scores = [self.runtime(patches[i:i + BATCH_SIZE]) for i in range(0, len(patches), BATCH_SIZE)]
-        return {"scores": np.concatenate(scores)}, chunk.times
+        outputs = [self.runtime(patches[i:i + BATCH_SIZE]) for i in range(0, len(patches), BATCH_SIZE)]
+        return {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}, chunk.times
 
     def result(self, scored):
-        """(tags, {name: array}) from the ``score`` of every chunk of one clip, in order."""
-        import zoo
-
+        """(tags {"tag", "score"} best first, {name: array}) from the ``score`` of every chunk of
+        one clip, in order."""
         outputs = {name: np.concatenate([o[name] for o, _ in scored]) for name in scored[0][0]}
-        scores = outputs["scores"]
-        tags = _ranked(scores, zoo.tag_names(self.tagger), self.top_k, self.aggregate)
-        recipes = _embedding_recipes(self.key[0])
-        arrays = {name: combine(*(outputs[layer] for layer in layers))
-                  for name, (layers, combine) in recipes.items() if name in self.names}
+        scores = outputs[SCORES]
+        tags = _ranked(scores, self.tag_names, self.top_k, self.aggregate)
+        arrays = {name: combine(*(outputs[layer] for layer in layers)) for name, (layers, combine) in self.recipes.items()}
         if "taggram" in self.names:
             arrays["taggram"] = scores
         if arrays:
@@ -297,11 +196,14 @@ class Analyser:
 
 
 def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5, embeddings=(),
-            aggregate="mean", patch_seconds=3.0, hop_seconds=None):
+            aggregate="mean", patch_seconds=3.0, hop_seconds=None, runtime="tf"):
     """(tags as ``tag`` returns them, {name: array} of the requested ``embeddings``) in one pass.
 
     The patches are cut and scored once; the requested embeddings (``embedding_names(model)``;
     "taggram" is the per-patch scores, "time" comes with them) come from the same forward pass.
     """
-    analyser = Analyser(model, weights, top_k, embeddings, aggregate, patch_seconds, hop_seconds)
-    return analyser(audio, sample_rate)
+    import pandas as pd
+
+    analyser = Analyser(model, weights, top_k, embeddings, aggregate, patch_seconds, hop_seconds, runtime)
+    tags, arrays = analyser(audio, sample_rate)
+    return pd.DataFrame(tags), arrays

@@ -1,0 +1,63 @@
+"""The zoo's layers registered with Keras once Keras is loaded, without ``import zoo`` loading it.
+
+``import zoo`` must not import TensorFlow: zoo-tag with the onnx runtime never needs it, and its
+import took 3.6 s of a 9.2 s run (benchmarks.tagging, 2-core AMD EPYC, 2026-11-27). Yet
+``keras.models.load_model`` must read zoo models after ``import zoo`` (README), which needs the
+zoo's custom layers registered. So they are registered at once when Keras and TensorFlow are
+already imported, else right after the later of the two finishes importing (each imports the
+other, in either order).
+"""
+import importlib.abc
+import importlib.machinery
+import sys
+
+__all__ = ["register_layers", "register_when_keras_loads"]
+
+_MODULES = ("keras", "tensorflow")
+
+
+def register_layers():
+    """Registers every custom layer a zoo model can hold (idempotent)."""
+    import kapre
+    import keras
+
+    from zoo import fast_conv, layers  # noqa: F401  (their decorators register their layers)
+
+    # kapre 0.4.1 does not register its layers with Keras; do it so `.keras` files load.
+    for layer in (kapre.STFT, kapre.Magnitude, kapre.ApplyFilterbank):
+        keras.saving.get_custom_objects().setdefault(layer.__name__, layer)
+
+
+def _finished(name):
+    module = sys.modules.get(name)
+    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Finds keras / tensorflow as the path finder would, and registers the layers after the
+    execution of whichever of the two completes last."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in _MODULES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            others = [name for name in _MODULES if name != fullname]
+            if all(_finished(name) for name in others) and self in sys.meta_path:
+                sys.meta_path.remove(self)
+                register_layers()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def register_when_keras_loads():
+    if all(_finished(name) for name in _MODULES):
+        register_layers()
+    elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport())

@@ -1,0 +1,116 @@
+"""The Keras network that tagging runs: a pretrained tagger for one patch length, with the
+layers behind each embedding (musicnn's extractor features) as extra outputs.
+
+Only the names live at module level; building a network imports TensorFlow.
+"""
+import functools
+from dataclasses import dataclass
+
+__all__ = ["PatchModel", "SCORES", "analysis_network", "embedding_layers", "embedding_recipes", "inference_network",
+           "tagger"]
+
+SCORES = "scores"  # the output holding the tag scores
+
+
+def _concat(*arrays):
+    import numpy as np
+
+    return np.concatenate(arrays, axis=-1)
+
+
+def _only(array):
+    return array
+
+
+def _maxima(pooled):
+    return pooled[:, 0::2]  # TemporalMaxMeanPooling interleaves (max, mean) per channel
+
+
+def _means(pooled):
+    return pooled[:, 1::2]
+
+
+_TEMPORAL = ("frontend_temporal128_squeeze", "frontend_temporal64_squeeze", "frontend_temporal32_squeeze")
+# Name -> (layers whose outputs it needs, how to combine them): musicnn's extractor features.
+_EMBEDDINGS = {
+    "musicnn-vertical-horizontal": {
+        "timbral": (("frontend_timbral0_squeeze", "frontend_timbral1_squeeze"), _concat),
+        "temporal": (_TEMPORAL, _concat),
+        "cnn1": (("midend_bn1",), _only),
+        "cnn2": (("midend_residual2",), _only),
+        "cnn3": (("midend_residual3",), _only),
+        "max_pool": (("backend_time_max_mean",), _maxima),
+        "mean_pool": (("backend_time_max_mean",), _means),
+        "penultimate": (("backend_bn_out",), _only),
+    },
+    "dense-small-rectangular": {f"pool{i}": ((f"frontend_pool{i}",), _only) for i in range(1, 6)},
+}
+
+
+def embedding_recipes(model_id):
+    """{embedding name: (layer names, combine)}; other models offer the back-end's embedding,
+    the input of the tagging head."""
+    return _EMBEDDINGS.get(model_id, {"embedding": (("head_dropout",), _only)})
+
+
+def embedding_layers(model_id):
+    """Every layer an embedding of ``model_id`` needs, sorted."""
+    return sorted({layer for layers, _ in embedding_recipes(model_id).values() for layer in layers})
+
+
+@dataclass(frozen=True)
+class PatchModel:
+    """A pretrained model scoring patches of ``samples`` 16 kHz samples."""
+
+    model_id: str
+    weights: str
+    samples: int
+
+    @property
+    def cache_name(self):
+        return f"{self.model_id}-{self.weights}-{self.samples}"
+
+    def input_kind(self):
+        from zoo.registry import resolve
+
+        return resolve(self.model_id)[1].input_kind
+
+
+@functools.lru_cache(maxsize=8)
+def tagger(patch_model):
+    """The pretrained Keras model for ``patch_model``'s patches: log-mel in for log-mel
+    front-ends (the patches are cut from the clip's log-mel), waveform in otherwise."""
+    from zoo.audio import DEFAULT_RATE
+    from zoo.models import create_model
+    from zoo.registry import WAVEFORM
+
+    return create_model(
+        patch_model.model_id, weights=patch_model.weights, sample_rate=DEFAULT_RATE,
+        input_seconds=patch_model.samples / DEFAULT_RATE, input_stage=patch_model.input_kind() == WAVEFORM,
+    )
+
+
+def _layer_output(keras_model, name):
+    layer = keras_model.get_layer(name)
+    return layer.input if name == "head_dropout" else layer.output
+
+
+@functools.lru_cache(maxsize=8)
+def inference_network(patch_model):
+    """``tagger`` rewritten for inference (zoo.inference_graph): same scores, less work."""
+    from zoo.inference_graph import pool_before_batch_norm
+
+    return pool_before_batch_norm(tagger(patch_model))
+
+
+@functools.lru_cache(maxsize=8)
+def analysis_network(patch_model, layers):
+    """``tagger`` with outputs {"scores": tag scores, layer name: its output for each of
+    ``layers``}, rewritten for inference like ``inference_network``."""
+    import keras
+
+    from zoo.inference_graph import pool_before_batch_norm
+
+    network = tagger(patch_model)
+    outputs = {SCORES: network.output, **{n: _layer_output(network, n) for n in layers}}
+    return pool_before_batch_norm(keras.Model(network.input, outputs), keep=layers)
