@@ -12,7 +12,9 @@ PINNED = [
 ]
 
 BEAM_EXTRAS = ["apache-beam==2.77.0"]
-EXPORT_EXTRAS = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
+# zoo-tag's default runtime is ONNX Runtime (zoo.runtimes): tf2onnx converts once, then tagging
+# runs without TensorFlow. onnx < 1.18: later releases need ml_dtypes >= 0.5, which TF 2.17 rules out.
+ONNX = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
 
 setup(
     name="audio-zoo",
@@ -31,14 +33,13 @@ setup(
         "scikit-learn",
         "soxr",
         "soundfile",
-    ],
+    ] + ONNX,
     extras_require={
-        # onnx < 1.18: later releases need ml_dtypes >= 0.5, which TF 2.17 rules out.
-        "export": EXPORT_EXTRAS,
+        "export": [],  # kept for old install commands: the ONNX packages are now always installed
         # Installed together with the pins, pip picks a protobuf both accept (4.25); installed
         # after them on its own, apache-beam pulls protobuf 6, which TF 2.17 refuses.
         "beam": BEAM_EXTRAS,
-        "test": ["pytest"] + EXPORT_EXTRAS + BEAM_EXTRAS,
+        "test": ["pytest"] + BEAM_EXTRAS,
     },
     entry_points={
         "console_scripts": [

@@ -4,8 +4,9 @@
 
 Whole processes, start-up included: ``zoo-tag FOLDER --format jsonl`` under each runtime, and
 ``python -m benchmarks.original_musicnn FILE...`` (librosa load and log-mel, the TF1 graph),
-interleaved ``--repeats`` times after one untimed run of each (conversions cached); medians. Then peak RSS of zoo-tag on one 3-minute and one
-1-hour file. Without ``--folder``, a library is made from the rendered General-MIDI clips:
+interleaved ``--repeats`` times after one untimed run of each (conversions cached); medians
+of the wall time, the largest peak RSS. Then peak RSS of zoo-tag (default runtime) on one
+3-minute and one 1-hour file. Without ``--folder``, a library is made from the rendered General-MIDI clips:
 six 3-minute tracks at 44.1 kHz stereo, OGG Vorbis (what a music collection looks like to the
 decoders). Writes ``tagging.json`` and ``tagging.md`` to ``--out`` with the machine named.
 """
@@ -22,7 +23,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("folder", None, "Audio folder to tag (default: tracks made from the GM clips).")
 flags.DEFINE_string("out", os.path.join("benchmarks", "results", "tagging"), "Where the results go.")
 flags.DEFINE_integer("repeats", 3, "Interleaved repetitions of each pipeline.")
-flags.DEFINE_list("runtimes", ["tf", "tflite", "onnx"], "zoo-tag runtimes to time.")
+flags.DEFINE_list("runtimes", ["onnx", "tf", "tflite"], "zoo-tag runtimes to time.")
 flags.DEFINE_integer("tracks", 6, "Tracks made from GM clips when --folder is not given.")
 flags.DEFINE_float("track_seconds", 180.0, "Length of each made track.")
 flags.DEFINE_float("long_seconds", 3600.0, "Length of the long file for the memory check (0 skips it).")
@@ -95,15 +96,20 @@ def _speed(folder, files, audio_seconds, scratch):
     original = [sys.executable, "-m", "benchmarks.original_musicnn", *files]
     for runtime in FLAGS.runtimes:  # converts (TFLite, ONNX) and caches once, outside the timing
         _timed(_zoo_tag(folder, runtime, os.path.join(scratch, "warm.jsonl")))
-    times = {"original": [], **{runtime: [] for runtime in FLAGS.runtimes}}
+    commands = {"original": lambda: original,
+                **{runtime: lambda r=runtime: _zoo_tag(folder, r, os.path.join(scratch, f"{r}.jsonl"))
+                   for runtime in FLAGS.runtimes}}
+    times, peaks = {name: [] for name in commands}, {name: [] for name in commands}
     for _ in range(FLAGS.repeats):
-        times["original"].append(_timed(original)[0])
-        for runtime in FLAGS.runtimes:
-            times[runtime].append(_timed(_zoo_tag(folder, runtime, os.path.join(scratch, f"{runtime}.jsonl")))[0])
+        for name, command in commands.items():
+            seconds, peak = _timed(command())
+            times[name].append(seconds)
+            peaks[name].append(peak)
     medians = {name: float(np.median(values)) for name, values in times.items()}
     return {
         "seconds": times,
         "median_seconds": medians,
+        "peak_rss_mb": {name: float(np.max(values)) for name, values in peaks.items()},
         "x_real_time": {name: audio_seconds / seconds for name, seconds in medians.items()},
         "speedup_vs_original": {name: medians["original"] / seconds for name, seconds in medians.items()},
     }
@@ -122,14 +128,16 @@ def _long_file(path, seconds):
 
 
 def _memory(folder, scratch):
+    import soundfile as sf
+
+    from zoo.runtimes import DEFAULT_RUNTIME
+
     files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
     short = files[0]
     long_path = _long_file(os.path.join(scratch, "one-hour.flac"), FLAGS.long_seconds)
-    result = {}
+    result = {"runtime": DEFAULT_RUNTIME}
     for label, path in (("short_file", short), ("long_file", long_path)):
-        import soundfile as sf
-
-        seconds, peak = _timed(_zoo_tag(path, "tf", os.path.join(scratch, "memory.jsonl")))
+        seconds, peak = _timed(_zoo_tag(path, DEFAULT_RUNTIME, os.path.join(scratch, "memory.jsonl")))
         result[label] = {"audio_seconds": sf.info(path).duration, "peak_rss_mb": peak, "wall_seconds": seconds}
     result["difference_mb"] = result["long_file"]["peak_rss_mb"] - result["short_file"]["peak_rss_mb"]
     return result
@@ -140,17 +148,18 @@ def _markdown(results):
     lines = [f"# Tagging a library end to end ({machine})", "",
              f"{results['files']} files, {results['audio_hours']:.3f} h of audio ({results['library']}); whole "
              f"processes, start-up included, median of {FLAGS.repeats}.", "",
-             "| pipeline | wall s | x real time | vs original |", "|---|---:|---:|---:|"]
+             "| pipeline | wall s | x real time | vs original | peak RSS |", "|---|---:|---:|---:|---:|"]
     for name, seconds in speed["median_seconds"].items():
         label = "original musicnn (librosa + TF1 graph)" if name == "original" else f"zoo-tag --runtime {name}"
         lines.append(f"| {label} | {seconds:.1f} | {speed['x_real_time'][name]:.1f} | "
-                     f"{speed['speedup_vs_original'][name]:.2f}x |")
+                     f"{speed['speedup_vs_original'][name]:.2f}x | {speed['peak_rss_mb'][name]:,.0f} MB |")
     memory = results.get("memory")
     if memory:
-        lines += ["", "| zoo-tag on | audio | peak RSS |", "|---|---:|---:|"]
+        lines += ["", f"| zoo-tag (default runtime, {memory['runtime']}) on | audio | wall s | peak RSS |",
+                  "|---|---:|---:|---:|"]
         for label in ("short_file", "long_file"):
             lines.append(f"| {label.replace('_', ' ')} | {memory[label]['audio_seconds'] / 60:.1f} min | "
-                         f"{memory[label]['peak_rss_mb']:,.0f} MB |")
+                         f"{memory[label]['wall_seconds']:.1f} | {memory[label]['peak_rss_mb']:,.0f} MB |")
         lines += ["", f"Peak RSS difference: {memory['difference_mb']:,.0f} MB."]
     return "\n".join(lines) + "\n"
 

@@ -52,13 +52,11 @@ def _user_errors():
 
 
 def _describe(exported):
-    length = ("any length" if exported.input_samples is None
-              else f"exactly {exported.input_samples} samples")
     return (
         f"exported {exported.name} version {exported.version} to {exported.path}\n"
-        f"  serving_default: waveform float32 [batch, samples] ({length}, {exported.sample_rate} Hz)"
-        " -> scores, top_k_tags, top_k_scores\n"
-        "  embed: waveform -> embedding\n"
+        f"  serving_default: waveform float32 [batch, samples] (any length, {exported.sample_rate} Hz; scores "
+        f"averaged over {exported.patch_samples}-sample patches as zoo.tag does) -> scores, top_k_tags, top_k_scores\n"
+        "  embed: waveform -> embedding (averaged over the patches)\n"
         "  tag_names: waveform (only its batch size is read) -> tag_names"
     )
 

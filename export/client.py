@@ -4,9 +4,10 @@
     >>> RestClient("musicnn-vertical-horizontal", "http://localhost:8501").tag("song.mp3")
     >>> GrpcClient("musicnn-vertical-horizontal", "localhost:8500").tag(waveform, sample_rate=44100)
 
-Both resample the audio to the model's rate with zoo.audio.load_audio, check the request
-against the served signature before sending, and raise ServingError with the server's own
-message when it refuses a request.
+Both resample the audio to the model's rate with zoo.audio.load_audio, send the whole clip (the
+served graph cuts and averages zoo.tag's patches, export.patching, so the answer is zoo.tag's),
+refuse malformed requests before sending, and raise ServingError with the server's own message
+when it refuses a request.
 """
 import json
 import urllib.error
@@ -29,10 +30,9 @@ SERVING_SIGNATURE = "serving_default"
 TAG_NAMES_SIGNATURE = "tag_names"
 # TF Serving's REST answer drops the output name when a signature has only one output.
 _SINGLE_OUTPUTS = {"embed": "embedding", TAG_NAMES_SIGNATURE: "tag_names"}
-_DT_FLOAT = 1  # tensorflow.DataType enum
-_UNKNOWN = object()
 DEFAULT_SAMPLE_RATE = 16000
 _REQUEST_FORMATS = ("instances", "inputs")
+_DT_FLOAT = 1  # tensorflow.DataType enum
 _UNLIMITED = -1
 
 
@@ -86,15 +86,15 @@ def _input_info(signature_map, signature_name):
 class _ServingClient:
     """What REST and gRPC share: audio loading, request checks, turning outputs into a frame."""
 
-    def __init__(self, model_name, *, version=None, sample_rate=DEFAULT_SAMPLE_RATE, tag_names=None,
-                 timeout=60.0, check_signature=True):
+    def __init__(self, model_name, *, version=None, sample_rate=DEFAULT_SAMPLE_RATE, tag_names=None, timeout=60.0,
+                 check_signature=True):
         self.model_name = model_name
         self.version = version
         self.sample_rate = sample_rate
         self.timeout = timeout
         self.check_signature = check_signature
         self._tag_names = None if tag_names is None else [str(t) for t in tag_names]
-        self._input_samples = _UNKNOWN
+        self._checked = set()  # signatures whose input was read from the model's metadata
 
     def __enter__(self):
         return self
@@ -105,16 +105,6 @@ class _ServingClient:
     def close(self):
         pass
 
-    def input_samples(self):
-        """The fixed clip length the served model takes, or None for any length (from its metadata)."""
-        if self._input_samples is _UNKNOWN:
-            info = _input_info(self._signature_map(), SERVING_SIGNATURE)
-            dims = [d.size for d in info.tensor_shape.dim]
-            if info.dtype != _DT_FLOAT or len(dims) != 2:
-                raise ServingError(f"{self.model_name!r} does not take float32 [batch, samples]: {info}")
-            self._input_samples = dims[1] if dims[1] > 0 else None
-        return self._input_samples
-
     def tag_names(self):
         """The served model's tag names, in score order (asked once from its tag_names signature)."""
         if self._tag_names is None:
@@ -122,25 +112,26 @@ class _ServingClient:
             self._tag_names = [_text(name) for name in names]
         return self._tag_names
 
-    def _check_length(self, batch):
-        expected = self.input_samples() if self.check_signature else None
-        if expected is not None and batch.shape[1] != expected:
-            raise ClientError(
-                f"{self.model_name!r} takes clips of exactly {expected} samples "
-                f"({expected / self.sample_rate:g} s at {self.sample_rate} Hz), got {batch.shape[1]}"
-            )
-
     def predict(self, waveforms, signature=SERVING_SIGNATURE):
         """Send float32 [batch, samples] at the model's rate; return {output name: ndarray}."""
         batch = _as_batch(waveforms)
-        self._check_length(batch)
+        if self.check_signature:
+            self._check_signature(signature)
         return self._predict(batch, signature)
 
-    def _patches(self, waveform, patch_seconds):
-        fixed = self.input_samples() if self.check_signature else None
-        if fixed is None and patch_seconds is None:
-            return waveform[np.newaxis]  # a variable-length model takes the whole clip
-        length = fixed or round(patch_seconds * self.sample_rate)
+    def _check_signature(self, signature):
+        """Once per signature: the served model has it, taking float32 ``waveform`` [batch, samples]."""
+        if signature in self._checked:
+            return
+        info = _input_info(self._signature_map(), signature)
+        if info.dtype != _DT_FLOAT or len(info.tensor_shape.dim) != 2:
+            raise ServingError(f"{self.model_name!r} does not take float32 [batch, samples] in {signature!r}: {info}")
+        self._checked.add(signature)
+
+    def _pieces(self, waveform, patch_seconds):
+        if patch_seconds is None:
+            return waveform[np.newaxis]  # the served graph cuts zoo.tag's patches itself
+        length = round(patch_seconds * self.sample_rate)
         waveform = np.pad(waveform, (0, max(0, length - len(waveform))))
         starts = range(0, len(waveform) - length + 1, length)  # an incomplete tail is dropped
         return np.stack([waveform[start:start + length] for start in starts])
@@ -152,14 +143,15 @@ class _ServingClient:
             audio: file path or array (see zoo.audio.load_audio); resampled to the model's rate.
             sample_rate: rate of an array in Hz (None: already at the model's rate).
             top_k: number of rows; None returns every tag.
-            patch_seconds: cut the clip into patches of this length and average their
-                scores. Fixed-length models always take patches of their own length; a
-                variable-length model takes the whole clip in one piece when None.
+            patch_seconds: None (default) sends the whole clip, which the served graph cuts
+                into zoo.tag's patches: the answer is zoo.tag's. A length cuts the clip into
+                pieces of that length (the incomplete tail dropped), each sent as one clip,
+                and averages their scores.
         """
         from zoo.audio import load_audio
 
         waveform = load_audio(audio, sample_rate=sample_rate, target_rate=self.sample_rate)
-        scores = self.predict(self._patches(waveform, patch_seconds))["scores"]
+        scores = self.predict(self._pieces(waveform, patch_seconds))["scores"]
         names = self.tag_names()
         if scores.shape[1] != len(names):
             raise ClientError(f"{len(names)} tag names for {scores.shape[1]} scores")

@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import keras
 
@@ -19,6 +19,7 @@ import zoo
 from export import signatures, warmup
 from export.errors import ExportError
 from export.opcheck import check_core_ops
+from export.patching import patch_samples
 from export.versions import version_directory
 from zoo import registry
 from zoo.input_stage import frames_to_samples
@@ -40,8 +41,7 @@ class ExportedModel:
     name: str
     version: int
     path: str
-    input_samples: Optional[int]  # None: any length at or above min_samples
-    min_samples: Optional[int]
+    patch_samples: int  # the served graph takes clips of any length and averages patches of this length
     sample_rate: int
     tag_names: Sequence[str]
 
@@ -73,13 +73,6 @@ def build_servable_model(model_id, *, weights=None, tag_names=None, sample_rate=
     return zoo.load(model_id, **kwargs)
 
 
-def _min_samples(model):
-    if model.input_shape[1] is not None:
-        return None  # the signature's fixed shape already says it
-    resolved = _resolve_id(model.name.replace("_", "-"))
-    return resolved[1].min_samples if resolved else None
-
-
 def _tag_names(model):
     names = zoo.tag_names(model)
     if names is None:
@@ -93,18 +86,17 @@ def _check_model(model):
         raise ExportError(f"export needs a model taking a waveform [batch, samples]; {model.name!r} takes {shape}")
 
 
-def _warmup_samples(model, min_samples, sample_rate):
-    fixed = model.input_shape[1]
-    return fixed if fixed is not None else max(int(WARMUP_SECONDS * sample_rate), min_samples or 0)
+def _warmup_samples(model, sample_rate):
+    return max(int(WARMUP_SECONDS * sample_rate), patch_samples(model))
 
 
-def _write_version(work_dir, model, name, *, top_k, min_samples, sample_rate, warmup_requests, check_ops):
+def _write_version(work_dir, model, name, *, top_k, sample_rate, warmup_requests, check_ops):
     with tempfile.TemporaryDirectory() as scratch:
         tag_file = signatures.write_tag_file(_tag_names(model), scratch)
-        archive = signatures.build_archive(model, tag_file, top_k=top_k, min_samples=min_samples)
+        archive = signatures.build_archive(model, tag_file, top_k=top_k)
         archive.write_out(work_dir, verbose=False)
     if warmup_requests:
-        warmup.write_warmup_file(work_dir, name, _warmup_samples(model, min_samples, sample_rate))
+        warmup.write_warmup_file(work_dir, name, _warmup_samples(model, sample_rate))
     if check_ops:
         check_core_ops(work_dir)
 
@@ -151,16 +143,14 @@ def export_saved_model(
     name = model_name or serving_model_name(model_or_id)
     if not _SERVABLE_NAME.match(name):
         raise ExportError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (it becomes a URL path)")
-    min_samples = _min_samples(model)
     with version_directory(os.path.join(base_path, name), version, force) as (chosen_version, work_dir):
-        _write_version(work_dir, model, name, top_k=top_k, min_samples=min_samples, sample_rate=sample_rate,
+        _write_version(work_dir, model, name, top_k=top_k, sample_rate=sample_rate,
                        warmup_requests=warmup_requests, check_ops=check_ops)
     return ExportedModel(
         name=name,
         version=chosen_version,
         path=os.path.join(base_path, name, str(chosen_version)),
-        input_samples=model.input_shape[1],
-        min_samples=min_samples,
+        patch_samples=patch_samples(model),
         sample_rate=sample_rate,
         tag_names=tuple(_tag_names(model)),
     )

@@ -1,7 +1,11 @@
 """The served functions, all taking ``waveform``, float32 [batch, samples] at the model's rate.
 
+Every clip may have any length (at least one sample): the graph cuts it into zoo.tag's patches
+and averages over them (export.patching), so a served model answers what zoo.tag answers.
+
 - serving_default: scores [batch, classes], top_k_tags [batch, k] (string), top_k_scores.
-- embed: embedding [batch, units], the back-end's output (the tagging head's input).
+- embed: embedding [batch, units], the back-end's output (the tagging head's input), averaged
+  over the patches.
 - tag_names: tag_names [batch, classes] (string); reads only the batch size of its input
   (any float32 [batch, samples], e.g. [1, 1]), so clients can label ``scores`` without a
   copy of the vocabulary.
@@ -15,9 +19,9 @@ import keras
 import tensorflow as tf
 
 from export.errors import ExportError
+from export.patching import clip_model
 
 __all__ = [
-    "EMBEDDING_LAYER",
     "EMBED_SIGNATURE",
     "INPUT_NAME",
     "SERVING_SIGNATURE",
@@ -31,7 +35,6 @@ INPUT_NAME = "waveform"
 SERVING_SIGNATURE = "serving_default"
 EMBED_SIGNATURE = "embed"
 TAG_NAMES_SIGNATURE = "tag_names"
-EMBEDDING_LAYER = "head_dropout"  # zoo.models: its input is the back-end embedding
 TAGS_ASSET = "tags.txt"
 
 
@@ -46,17 +49,6 @@ def write_tag_file(tag_names, directory):
     return path
 
 
-def _embedding_model(model):
-    try:
-        head = model.get_layer(EMBEDDING_LAYER)
-    except ValueError:
-        raise ExportError(
-            f"model {model.name!r} has no {EMBEDDING_LAYER!r} layer: export needs a zoo model "
-            "built with include_top=True."
-        ) from None
-    return keras.Model(model.input, head.input, name=f"{model.name}_embedding")
-
-
 def _tag_table(tag_file):
     initializer = tf.lookup.TextFileInitializer(
         tag_file,
@@ -68,36 +60,29 @@ def _tag_table(tag_file):
     return tf.lookup.StaticHashTable(initializer, default_value="")
 
 
-def _check_length(waveform, min_samples):
+def _check_not_empty(waveform):
     # Served to clients as the server's error message: say what was wrong, not which op failed.
-    if not min_samples:
-        return
-    tf.debugging.assert_greater_equal(
-        tf.shape(waveform)[1],
-        min_samples,
-        message=f"waveform is too short: this model needs at least {min_samples} samples per clip",
-    )
+    tf.debugging.assert_greater_equal(tf.shape(waveform)[1], 1, message="waveform is empty: send at least one sample")
 
 
-def build_archive(model, tag_file, *, top_k, min_samples=None):
+def build_archive(model, tag_file, *, top_k):
     """A keras ExportArchive with the serving_default, embed and tag_names signatures.
 
     Args:
         model: zoo Keras model with its tagging head (input [batch, samples]).
         tag_file: text file with one tag name per line, in output order (becomes an asset).
         top_k: number of tags in top_k_tags / top_k_scores.
-        min_samples: shortest clip the graph accepts (checked in-graph for a clear error).
     """
     num_classes = model.output_shape[-1]
     if not 1 <= top_k <= num_classes:
         raise ExportError(f"top_k must be between 1 and {num_classes} (the model's classes), got {top_k}")
-    embedding_model = _embedding_model(model)
+    scorer, embedder = clip_model(model, "scores"), clip_model(model, "embedding")
     table = _tag_table(tag_file)
-    spec = tf.TensorSpec([None, model.input_shape[1]], tf.float32, name=INPUT_NAME)
+    spec = tf.TensorSpec([None, None], tf.float32, name=INPUT_NAME)
 
     def serve(waveform):
-        _check_length(waveform, min_samples)
-        scores = model(waveform, training=False)
+        _check_not_empty(waveform)
+        scores = scorer(waveform, training=False)
         top_scores, top_indices = tf.math.top_k(scores, k=top_k)
         return {
             "scores": scores,
@@ -106,8 +91,8 @@ def build_archive(model, tag_file, *, top_k, min_samples=None):
         }
 
     def embed(waveform):
-        _check_length(waveform, min_samples)
-        return {"embedding": embedding_model(waveform, training=False)}
+        _check_not_empty(waveform)
+        return {"embedding": embedder(waveform, training=False)}
 
     def tag_names(waveform):
         names = table.lookup(tf.range(num_classes, dtype=tf.int64))
@@ -118,6 +103,5 @@ def build_archive(model, tag_file, *, top_k, min_samples=None):
     archive.track(table)
     archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=[spec])
     archive.add_endpoint(EMBED_SIGNATURE, embed, input_signature=[spec])
-    any_length = tf.TensorSpec([None, None], tf.float32, name=INPUT_NAME)
-    archive.add_endpoint(TAG_NAMES_SIGNATURE, tag_names, input_signature=[any_length])
+    archive.add_endpoint(TAG_NAMES_SIGNATURE, tag_names, input_signature=[spec])
     return archive

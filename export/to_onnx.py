@@ -19,6 +19,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from export.errors import ConversionError
+from export.patching import clip_model
 from export.portable import real_valued_twin
 
 __all__ = ["DEFAULT_OPSET", "OnnxExport", "convert_to_onnx", "export_onnx", "onnx_predict"]
@@ -125,8 +126,9 @@ def convert_to_onnx(model, *, opset=DEFAULT_OPSET, real_valued_stft=True):
 
 
 def export_onnx(model, path, *, opset=DEFAULT_OPSET, real_valued_stft=True):
-    """Write model as a .onnx file; returns an OnnxExport describing it."""
-    onnx_model = convert_to_onnx(model, opset=opset, real_valued_stft=real_valued_stft)
+    """Write model as a .onnx file taking clips of any length and returning zoo.tag's scores
+    (the mean over its patches, export.patching); returns an OnnxExport describing it."""
+    onnx_model = convert_to_onnx(clip_model(model), opset=opset, real_valued_stft=real_valued_stft)
     with open(path, "wb") as f:
         f.write(onnx_model.SerializeToString())
     return OnnxExport(path=str(path), opset=opset, real_valued_stft=real_valued_stft)

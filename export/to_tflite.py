@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from export.errors import ConversionError
+from export.patching import clip_model
 from export.portable import real_valued_twin
 
 __all__ = ["TfliteExport", "convert_to_tflite", "export_tflite", "tflite_predict"]
@@ -53,8 +54,9 @@ def convert_to_tflite(model, *, real_valued_stft=True, select_tf_ops=False):
 
 
 def export_tflite(model, path, *, real_valued_stft=True, select_tf_ops=False):
-    """Write model as a .tflite file; returns a TfliteExport describing it."""
-    flatbuffer = convert_to_tflite(model, real_valued_stft=real_valued_stft, select_tf_ops=select_tf_ops)
+    """Write model as a .tflite file taking clips of any length and returning zoo.tag's scores
+    (the mean over its patches, export.patching); returns a TfliteExport describing it."""
+    flatbuffer = convert_to_tflite(clip_model(model), real_valued_stft=real_valued_stft, select_tf_ops=select_tf_ops)
     with open(path, "wb") as f:
         f.write(flatbuffer)
     return TfliteExport(path=str(path), uses_select_tf_ops=select_tf_ops, real_valued_stft=real_valued_stft)

@@ -1,16 +1,20 @@
-"""TFLite and ONNX exports reproduce the Keras model; where a runtime cannot, the error says why."""
+"""TFLite and ONNX exports give zoo.tag's answer; where a runtime cannot, the error says why."""
 import numpy as np
 import pytest
+import tensorflow as tf
+from test_export import ZOO_TAG_TOLERANCE, zoo_patch_means
+
+import zoo
 
 from export.errors import ConversionError
 from export.portable import real_valued_twin
-from export.saved_model import build_servable_model
+from export.saved_model import build_servable_model, export_saved_model
 from export.to_onnx import convert_to_onnx, export_onnx, onnx_predict
 from export.to_tflite import convert_to_tflite, export_tflite, tflite_predict
 
 WAVEFORM_ID = "maxpool-frame-single"
 SPECTROGRAM_ID = "musicnn-vertical-horizontal"
-LENGTHS = (16000, 40000)
+LENGTHS = (16000, 100000)  # shorter than one patch; two patches and a dropped tail
 TOLERANCE = 1e-5
 
 
@@ -32,17 +36,42 @@ def _max_difference(predict, model):
     return max(differences)
 
 
+def _max_difference_from_zoo_tag(predict, model):
+    return max(np.abs(predict(x) - zoo_patch_means(model, x)).max() for x in (_noise(2, n, seed=n) for n in LENGTHS))
+
+
 @pytest.mark.parametrize("model_id", [WAVEFORM_ID, SPECTROGRAM_ID])
-def test_tflite_with_builtins_only_matches_keras(model_id, models, tmp_path):
+def test_tflite_with_builtins_only_gives_zoo_tags_answer(model_id, models, tmp_path):
     exported = export_tflite(models[model_id], tmp_path / "model.tflite")
     assert not exported.uses_select_tf_ops
-    assert _max_difference(lambda x: tflite_predict(exported.path, x), models[model_id]) <= TOLERANCE
+    difference = _max_difference_from_zoo_tag(lambda x: tflite_predict(exported.path, x), models[model_id])
+    assert difference <= ZOO_TAG_TOLERANCE
 
 
 @pytest.mark.parametrize("model_id", [WAVEFORM_ID, SPECTROGRAM_ID])
-def test_onnx_matches_keras(model_id, models, tmp_path):
+def test_onnx_gives_zoo_tags_answer(model_id, models, tmp_path):
     exported = export_onnx(models[model_id], tmp_path / "model.onnx")
-    assert _max_difference(lambda x: onnx_predict(exported.path, x), models[model_id]) <= TOLERANCE
+    difference = _max_difference_from_zoo_tag(lambda x: onnx_predict(exported.path, x), models[model_id])
+    assert difference <= ZOO_TAG_TOLERANCE
+
+
+def test_one_answer_everywhere_for_pretrained_musicnn(tmp_path):
+    """zoo.tag, the SavedModel's serving_default, the TFLite and the ONNX exports: same scores."""
+    model = build_servable_model("musicnn", weights="mtt")
+    t = np.arange(int(11.3 * 16000)) / 16000
+    clip = (0.3 * np.sin(2 * np.pi * 330 * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) + 0.05 * _noise(1, len(t))[0])
+    clip = clip.astype(np.float32)
+    tags = zoo.tag(clip, top_k=None)
+    expected = tags.set_index("tag")["score"].loc[zoo.tag_names(model)].to_numpy()
+    saved = export_saved_model(model, tmp_path / "served", check_ops=False, warmup_requests=False)
+    served = tf.saved_model.load(saved.path).signatures["serving_default"](waveform=tf.constant(clip[None]))
+    answers = {
+        "saved model": served["scores"].numpy()[0],
+        "tflite": tflite_predict(export_tflite(model, tmp_path / "m.tflite").path, clip[None])[0],
+        "onnx": onnx_predict(export_onnx(model, tmp_path / "m.onnx").path, clip[None])[0],
+    }
+    for runtime, scores in answers.items():
+        assert np.abs(scores - expected).max() <= ZOO_TAG_TOLERANCE, runtime
 
 
 def test_the_real_valued_stft_twin_shares_every_weight(models):

@@ -141,6 +141,24 @@ def test_bad_combinations_exit_2(library, capsys, arguments, message):
     assert len(lines) == 1 and message in lines[0]
 
 
+def test_onnx_tagging_never_imports_tensorflow(library):
+    from zoo.tagging import Analyser
+
+    Analyser(runtime="onnx")  # converts once into the zoo cache (this process has TensorFlow)
+    code = ("import sys; from zoo.cli import main; status = main(sys.argv[1:]); "
+            "print(status, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(library / "one.wav"), "--runtime", "onnx"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "0 False False"
+
+
+def test_import_zoo_does_not_import_tensorflow():
+    code = "import sys, zoo; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip() == "False False", done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("runtime", ["tf", "tflite", "onnx"])
 def test_every_runtime_gives_zoo_tags_scores(library, tmp_path, capsys, runtime):
     output = tmp_path / f"{runtime}.jsonl"

@@ -208,13 +208,14 @@ def test_fine_tune_from_mtt_with_frozen_front_end(manifest, tmp_path):
     assert not np.array_equal(mid, pretrained.get_layer("midend_conv1").get_weights()[0])
     saved = keras.models.load_model(tmp_path / "ft" / "model.keras")
     assert zoo.tag_names(saved) == sorted(TAGS)
-    # A fresh process: `import zoo` alone registers every custom layer the file needs.
-    load = ("import sys, keras, zoo; m = keras.models.load_model(sys.argv[1]); "
-            "print(zoo.tag_names(m))")
-    loaded = subprocess.run([sys.executable, "-c", load, str(tmp_path / "ft" / "model.keras")],
-                            capture_output=True, text=True, cwd=REPO)
-    assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert loaded.stdout.strip().endswith(str(sorted(TAGS)))
+    # A fresh process: `import zoo` alone registers every custom layer the file needs, whether
+    # Keras is imported before or after zoo (zoo.keras_registration).
+    for imports in ("sys, keras, zoo", "sys, zoo, keras"):
+        load = f"import {imports}; m = keras.models.load_model(sys.argv[1]); print(zoo.tag_names(m))"
+        loaded = subprocess.run([sys.executable, "-c", load, str(tmp_path / "ft" / "model.keras")],
+                                capture_output=True, text=True, cwd=REPO)
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
+        assert loaded.stdout.strip().endswith(str(sorted(TAGS)))
 
 
 def _free_ports(count):

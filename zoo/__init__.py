@@ -48,7 +48,7 @@ __all__ = [
 register_when_keras_loads()
 
 # Public names whose modules import TensorFlow: imported on first use.
-_LAZY = {"create_model": "zoo.models", "load": "zoo.models", "train": "zoo.training"}
+_LAZY = {"TaggedSigmoid": "zoo.layers", "create_model": "zoo.models", "load": "zoo.models", "train": "zoo.training"}
 
 
 def __getattr__(name):
