@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from absl import app, flags
@@ -71,17 +72,28 @@ def _make_library(folder, count, seconds):
     return folder
 
 
-def _timed(command):
-    """(wall seconds, peak RSS MB) of a whole child process; raises if it fails."""
+def _timed(command, poll_seconds=0.02):
+    """(wall seconds, peak RSS MB) of a whole child process; raises if it fails.
+
+    The peak is the child's VmHWM, read every ``poll_seconds`` until it exits (the wait4
+    rusage would report this process's own peak for a small child: see measure.peak_rss_mb).
+    """
+    from benchmarks import measure
+
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
+    errors, peak = [], 0.0
+    reader = threading.Thread(target=lambda: errors.append(child.stderr.read()), daemon=True)
+    reader.start()  # a full stderr pipe would block the child
+    while child.poll() is None:
+        peak = max(peak, measure.peak_rss_mb(child.pid))
+        time.sleep(poll_seconds)
     seconds = time.perf_counter() - start
-    errors = child.stderr.read().decode(errors="replace")
+    reader.join()
     child.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command[:4])} ... failed:\n{errors[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed:\n{errors[0].decode(errors='replace')[-2000:]}")
+    return seconds, peak
 
 
 def _zoo_tag(target, runtime, output):
