@@ -93,7 +93,7 @@ def _output(model, output):
 def _input_stage(model):
     """The model's own log-mel layers, in order (shared, so the clip's log-mel is the model's)."""
     names = [layer.name for layer in model.layers]
-    return [layer for layer in model.layers[1:names.index(LOG_MEL_LAYER) + 1]]
+    return model.layers[1:names.index(LOG_MEL_LAYER) + 1]  # after the Input layer
 
 
 def _takes_log_mel(model):

@@ -134,7 +134,7 @@ def _parser():
 
 def _check_arguments(args):
     """One line for a bad combination or name, before any file is read."""
-    from zoo.tagging import embedding_names, pretrained_model
+    from zoo.tagging import check_embeddings, pretrained_model
 
     if args.resume and (not args.output or args.format != "jsonl"):
         raise _UsageError("--resume reads --output as JSON lines: give --output FILE and --format jsonl")
@@ -145,10 +145,7 @@ def _check_arguments(args):
         raise _UsageError(f"--embeddings {','.join(layers)} need --runtime onnx or tf (runtime {args.runtime} "
                           "computes the tag scores only)")
     model_id, _ = pretrained_model(args.model, args.weights)
-    unknown = sorted(set(args.embeddings) - set(embedding_names(model_id)))
-    if unknown:
-        raise _UsageError(f"unknown embedding(s) {', '.join(unknown)} for {model_id}; "
-                          f"known: {', '.join(embedding_names(model_id))}")
+    check_embeddings(model_id, args.embeddings)  # a ValueError: one line, exit 2
 
 
 def _one_line(error):

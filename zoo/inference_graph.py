@@ -65,10 +65,8 @@ class NormalisedAfterPooling(keras.layers.Layer):
 def _history_names(node_arguments):
     """Names of the layers whose outputs a serialised node's arguments hold."""
     if isinstance(node_arguments, dict):
-        history = node_arguments.get("config", {}).get("keras_history") if node_arguments.get(
-            "class_name") == "__keras_tensor__" else None
-        if history:
-            return [history[0]]
+        if node_arguments.get("class_name") == "__keras_tensor__":
+            return [node_arguments["config"]["keras_history"][0]]
         return [n for value in node_arguments.values() for n in _history_names(value)]
     if isinstance(node_arguments, (list, tuple)):
         return [n for value in node_arguments for n in _history_names(value)]

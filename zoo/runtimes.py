@@ -110,9 +110,6 @@ class _Tflite:
 
         from export.to_tflite import convert_to_tflite
 
-        if layers:
-            raise RuntimeUnavailable(f"runtime 'tflite' computes the tag scores only, not the layers "
-                                     f"{', '.join(layers)} (use runtime onnx or tf)")
         self._path = str(_cached(patch_model, ".tflite", lambda: convert_to_tflite(inference_network(patch_model))))
         self._interpreters = {}
         self._tf = tf
@@ -148,6 +145,9 @@ def make_runtime(name, patch_model, layers=()):
     """The runtime ``name`` scoring ``patch_model``'s patches (and ``layers``' outputs)."""
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; known: {', '.join(RUNTIMES)}")
+    if layers and not RUNTIMES[name].gives_embeddings:  # refused before a conversion is paid for
+        raise RuntimeUnavailable(f"runtime {name!r} computes the tag scores only, not the layers "
+                                 f"{', '.join(layers)} (use runtime onnx or tf)")
     try:
         return RUNTIMES[name](patch_model, tuple(layers))
     except ImportError as error:

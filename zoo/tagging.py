@@ -1,8 +1,8 @@
 """Tag any audio with a pretrained zoo model, the way musicnn does.
 
-The clip's log-mel spectrogram (``zoo.log_mel``, equal to the models' input stage) is cut into patches (3 s = 187 frames,
-no overlap by default; the incomplete tail is dropped as musicnn does, a clip shorter than one
-patch is zero-padded), chunk by chunk in bounded memory with the frames of the whole-clip
+The clip's log-mel spectrogram (``zoo.log_mel``, equal to the models' input stage) is cut into
+patches (3 s = 187 frames, no overlap by default; the incomplete tail is dropped as musicnn does,
+a clip shorter than one patch is zero-padded), chunk by chunk in bounded memory with the frames of the whole-clip
 spectrogram (``zoo.streaming``). Each patch is scored and the per-patch scores aggregated.
 
     >>> from zoo.tagging import tag
@@ -15,10 +15,10 @@ from zoo.audio import DEFAULT_RATE
 from zoo.log_mel import LogMelConfig
 from zoo.runtimes import make_runtime
 from zoo.streaming import Patching, stream_patches
-from zoo.tagging_network import SCORES, PatchModel, embedding_recipes
+from zoo.tagging_network import SCORES, PatchModel, embedding_layers, embedding_recipes
 
-__all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "embedding_names", "embeddings", "pretrained_model",
-           "tag", "taggram"]
+__all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "check_embeddings", "embedding_names", "embeddings",
+           "pretrained_model", "tag", "taggram"]
 
 DEFAULT_MODEL = "musicnn-vertical-horizontal"
 AGGREGATES = {"mean": np.mean, "max": np.max}
@@ -146,6 +146,14 @@ def embedding_names(model=DEFAULT_MODEL):
     return sorted(embedding_recipes(_model_id(model))) + ["taggram"]
 
 
+def check_embeddings(model, names):
+    """ValueError naming the embeddings ``model`` does not offer, if any."""
+    known = embedding_names(model)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {_model_id(model)!r}; known: {', '.join(known)}")
+
+
 class Analyser:
     """One model's analysis of audio: patches streamed, scored, tags ranked, embeddings kept.
 
@@ -158,14 +166,11 @@ class Analyser:
         _check_tag_options(top_k, aggregate)
         self.model_id, self.tag_names = pretrained_model(model, weights)
         self.names = tuple(sorted(set(embeddings)))
-        known = embedding_names(self.model_id)
-        unknown = sorted(set(self.names) - set(known))
-        if unknown:
-            raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {self.model_id!r}; known: {', '.join(known)}")
+        check_embeddings(self.model_id, self.names)
         self.top_k, self.aggregate = top_k, aggregate
         self.patching = _patching(patch_seconds, hop_seconds)
         self.recipes = {n: r for n, r in embedding_recipes(self.model_id).items() if n in self.names}
-        layers = tuple(sorted({layer for needed, _ in self.recipes.values() for layer in needed}))
+        layers = tuple(embedding_layers(self.model_id, self.names))
         self.runtime = make_runtime(runtime, PatchModel(self.model_id, weights, self.patching.samples), layers)
 
     @property

@@ -53,9 +53,11 @@ def embedding_recipes(model_id):
     return _EMBEDDINGS.get(model_id, {"embedding": (("head_dropout",), _only)})
 
 
-def embedding_layers(model_id):
-    """Every layer an embedding of ``model_id`` needs, sorted."""
-    return sorted({layer for layers, _ in embedding_recipes(model_id).values() for layer in layers})
+def embedding_layers(model_id, names=None):
+    """The layers the embeddings ``names`` of ``model_id`` need (every embedding's when None), sorted."""
+    recipes = embedding_recipes(model_id)
+    return sorted({layer for name in (recipes if names is None else names) if name in recipes
+                   for layer in recipes[name][0]})
 
 
 @dataclass(frozen=True)

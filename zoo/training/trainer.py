@@ -305,21 +305,24 @@ class _Trainer:
 
         The weights are float32 either way; a float32 model runs at full speed and precision
         anywhere (CPU inference, TFLite/ONNX export), where float16 compute is slow or lossy.
+        The twin is built once per run and refilled at every save.
         """
         if not self.mixed_precision:
             return model
-        policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
-            twin = self.build_model()[0]
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
-        twin.set_weights(model.get_weights())
-        return twin
+        if self._float32_twin is None:
+            policy = keras.mixed_precision.global_policy()
+            keras.mixed_precision.set_global_policy("float32")
+            try:
+                self._float32_twin = self.build_model()[0]
+            finally:
+                keras.mixed_precision.set_global_policy(policy)
+        self._float32_twin.set_weights(model.get_weights())
+        return self._float32_twin
 
     def _fit(self, model_id, weights, freeze_mode, seed, model_options):
         recipe, strategy, run = self.recipe, self.strategy, self.run
         self.build_model = lambda: _build_model(model_id, self.data, recipe, weights, None, model_options)
+        self._float32_twin = None
         with strategy.scope():
             model, frozen = _build_model(model_id, self.data, recipe, weights, freeze_mode, model_options)
         state, best_weights, optimizer_values = self._restore(model)
