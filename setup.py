@@ -12,7 +12,7 @@ PINNED = [
 ]
 
 BEAM_EXTRAS = ["apache-beam==2.77.0"]
-# zoo-tag's default runtime is ONNX Runtime (zoo.runtimes): tf2onnx converts once, then tagging
+# zoo-tag's default runtime is ONNX Runtime (zoo.tagging.runtimes): tf2onnx converts once, then tagging
 # runs without TensorFlow. onnx < 1.18: later releases need ml_dtypes >= 0.5, which TF 2.17 rules out.
 ONNX = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
 
@@ -43,9 +43,14 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "zoo-tag=zoo.cli:main",
+            "zoo-tag=zoo.tagging.cli:main",
             "zoo-train=zoo.training.cli:main",
             "zoo-export=export.__main__:main",
-        ]
+        ],
+        # The zoo's weights registry (zoo.weights) reads this group: each entry point is a
+        # callable returning WeightsEntry objects, so zoo never imports the packages built on it.
+        "audio_zoo.weights": [
+            "musicnn = pretrained.musicnn:weights_entries",
+        ],
     },
 )

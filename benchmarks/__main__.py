@@ -33,7 +33,7 @@ flags.DEFINE_integer("seeds", None, "Training runs per model, seeds seed..seed+N
 
 
 def _selected_models(patterns, preset):
-    from zoo import registry
+    from zoo.models import registry
 
     if not patterns:
         return list(preset.models)

@@ -27,7 +27,7 @@ PATCH_FRAMES, N_MELS = 187, 96
 
 def _ours_on_log_mel():
     import zoo
-    from zoo.input_stage import frames_to_samples
+    from zoo.models.input_stage import frames_to_samples
 
     seconds = frames_to_samples(PATCH_FRAMES) / 16000
     model = zoo.load(OURS, weights="mtt", input_stage=False, input_seconds=seconds)

@@ -1,7 +1,7 @@
 """Benchmark presets: which models, how much data, how long to train."""
 from dataclasses import dataclass
 
-from zoo import registry
+from zoo.models import registry
 
 __all__ = ["Preset", "PRESETS"]
 

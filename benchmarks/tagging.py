@@ -99,7 +99,7 @@ def _timed(command, poll_seconds=0.02):
 def _zoo_tag(target, runtime, output):
     if os.path.exists(output):
         os.remove(output)
-    return [sys.executable, "-m", "zoo.cli", target, "--format", "jsonl", "--output", output, "--runtime", runtime]
+    return [sys.executable, "-m", "zoo.tagging.cli", target, "--format", "jsonl", "--output", output, "--runtime", runtime]
 
 
 def _speed(folder, files, audio_seconds, scratch):
@@ -142,7 +142,7 @@ def _long_file(path, seconds):
 def _memory(folder, scratch):
     import soundfile as sf
 
-    from zoo.runtimes import DEFAULT_RUNTIME
+    from zoo.tagging.runtimes import DEFAULT_RUNTIME
 
     files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
     short = files[0]
@@ -181,7 +181,7 @@ def main(argv):
     import soundfile as sf
 
     from benchmarks import measure
-    from zoo.library import find_audio
+    from zoo.tagging.library import find_audio
 
     with tempfile.TemporaryDirectory(prefix="zoo-tagging-bench-") as scratch:
         folder = FLAGS.folder or _make_library(os.path.join(scratch, "library"), FLAGS.tracks, FLAGS.track_seconds)

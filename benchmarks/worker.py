@@ -19,8 +19,8 @@ import keras  # noqa: E402
 
 import zoo  # noqa: E402
 from benchmarks import measure  # noqa: E402
-from zoo import registry  # noqa: E402
-from zoo.describe import count_flops  # noqa: E402
+from zoo.models import registry  # noqa: E402
+from zoo.models.catalogue import count_flops  # noqa: E402
 
 __all__ = ["run"]
 

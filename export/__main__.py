@@ -46,7 +46,7 @@ def parse_args(argv=None):
 def _user_errors():
     import zoo
     from export.errors import ExportError
-    from pretrained import UnknownWeightsError
+    from zoo.weights import UnknownWeightsError
 
     return (ExportError, zoo.UnknownModelError, zoo.InvalidOverrideError, UnknownWeightsError, ValueError, OSError)
 

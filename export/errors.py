@@ -1,11 +1,8 @@
-"""The errors the export package raises; each carries one message meant for the user."""
+"""The errors the export package raises; each carries one message meant for the user.
+
+They are defined with the conversions they come from (``zoo.conversion.errors``), since the
+tagging runtimes convert models too; ``except ExportError`` catches a failed conversion.
+"""
+from zoo.conversion.errors import ConversionError, ExportError
 
 __all__ = ["ConversionError", "ExportError"]
-
-
-class ExportError(RuntimeError):
-    """An export could not be written (bad arguments, existing version, unservable graph)."""
-
-
-class ConversionError(ExportError):
-    """A TFLite or ONNX conversion failed or does not reproduce the Keras model."""

@@ -1,6 +1,6 @@
 """musicnn's patching inside an exported graph, so that every runtime gives zoo.tag's answer.
 
-zoo.tag (zoo.streaming) zero-pads a clip shorter than one patch, takes the log-mel of the whole
+zoo.tag (zoo.audio.streaming) zero-pads a clip shorter than one patch, takes the log-mel of the whole
 clip (centred STFT: reflect padding at both ends), cuts it into non-overlapping patches of the
 model's length (187 frames, about 3 s, for length-agnostic models: musicnn's patch) with the
 incomplete tail dropped, scores every patch and averages the scores. ``clip_model(model)``
@@ -13,11 +13,11 @@ import keras
 from keras import ops
 
 from export.errors import ExportError
-from zoo.input_stage import LogMelConfig, frames_to_samples, waveform_to_frames
+from zoo.models.input_stage import LogMelConfig, frames_to_samples, waveform_to_frames
 
 __all__ = ["DEFAULT_PATCH_FRAMES", "MeanOverPatches", "PadToLength", "Patches", "clip_model", "patch_samples"]
 
-LOG_MEL_LAYER = "logmel"  # zoo.input_stage: the input stage's last layer, [batch, frames, mels]
+LOG_MEL_LAYER = "logmel"  # zoo.models.input_stage: the input stage's last layer, [batch, frames, mels]
 EMBEDDING_LAYER = "head_dropout"  # zoo.models: its input is the back-end embedding
 DEFAULT_PATCH_FRAMES = 187  # musicnn's 3 s patch (zoo.tagging), for models taking any length
 _HOP = LogMelConfig().hop_length  # waveform patches start where zoo.tag's log-mel patches do

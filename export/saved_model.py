@@ -21,8 +21,8 @@ from export.errors import ExportError
 from export.opcheck import check_core_ops
 from export.patching import patch_samples
 from export.versions import version_directory
-from zoo import registry
-from zoo.input_stage import frames_to_samples
+from zoo.models import registry
+from zoo.models.input_stage import frames_to_samples
 
 __all__ = ["ExportedModel", "build_servable_model", "export_saved_model", "serving_model_name"]
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pretrained import PretrainedWeights, register_weights
+from zoo.weights import WeightsEntry
+
 from pretrained.source import cache_dir, checkpoint_dir
 from pretrained.tags import MSD_TAGS, MTT_TAGS
 
@@ -31,6 +32,7 @@ __all__ = [
     "find_checkpoint",
     "load_into",
     "port_weights",
+    "weights_entries",
     "weights_file",
 ]
 
@@ -88,14 +90,29 @@ class Checkpoint:
     weights: str  # the zoo's weights name
     tag_names: Sequence[str]
     scopes: Mapping[str, str]  # Keras layer -> checkpoint scope
+    trained_on: str
+    reported: Mapping[str, float]  # test scores musicnn's authors report for it
     overrides: Mapping[str, Any] = field(default_factory=dict)  # model parameters it was built with
 
 
+LICENCE = "ISC (musicnn 0.1.0)"
+MTT = "MagnaTagATune"
+MSD = "Million Song Dataset"
+
+
+def _reported(roc_auc, pr_auc):
+    return {"roc_auc": roc_auc, "pr_auc": pr_auc}
+
+
+# Reported scores: the musicnn package's README (jordipons/musicnn, 0.1.0).
 CHECKPOINTS = (
-    Checkpoint("MTT_musicnn", "musicnn-vertical-horizontal", "mtt", MTT_TAGS, MUSICNN_SCOPES),
-    Checkpoint("MSD_musicnn", "musicnn-vertical-horizontal", "msd", MSD_TAGS, MUSICNN_SCOPES),
-    Checkpoint("MTT_vgg", "dense-small-rectangular", "mtt", MTT_TAGS, VGG_SCOPES),
-    Checkpoint("MSD_vgg", "dense-small-rectangular", "msd", MSD_TAGS, VGG_SCOPES, {"pools": MSD_VGG_POOLS}),
+    Checkpoint("MTT_musicnn", "musicnn-vertical-horizontal", "mtt", MTT_TAGS, MUSICNN_SCOPES, MTT,
+               _reported(0.9067, 0.3831)),
+    Checkpoint("MSD_musicnn", "musicnn-vertical-horizontal", "msd", MSD_TAGS, MUSICNN_SCOPES, MSD,
+               _reported(0.8802, 0.2891)),
+    Checkpoint("MTT_vgg", "dense-small-rectangular", "mtt", MTT_TAGS, VGG_SCOPES, MTT, _reported(0.9030, 0.3823)),
+    Checkpoint("MSD_vgg", "dense-small-rectangular", "msd", MSD_TAGS, VGG_SCOPES, MSD, _reported(0.8768, 0.2819),
+               {"pools": MSD_VGG_POOLS}),
 )
 _BY_NAME = {checkpoint.name: checkpoint for checkpoint in CHECKPOINTS}
 
@@ -110,7 +127,7 @@ def find_checkpoint(name):
 def build_model(checkpoint):
     """The checkpoint's network as a zoo model taking [batch, 187, 96] log-mel patches."""
     import zoo
-    from zoo.input_stage import frames_to_samples
+    from zoo.models.input_stage import frames_to_samples
 
     return zoo.load(
         checkpoint.model_id,
@@ -248,17 +265,22 @@ def load_into(checkpoint, model):
     return model
 
 
-def _register_all():
-    for checkpoint in CHECKPOINTS:
-        register_weights(
-            PretrainedWeights(
-                checkpoint.model_id,
-                checkpoint.weights,
-                tuple(checkpoint.tag_names),
-                functools.partial(load_into, checkpoint),
-                checkpoint.overrides,
-            )
+def weights_entries():
+    """The four checkpoints as entries of the zoo's weights registry (entry point
+    ``audio_zoo.weights``, setup.py); nothing is fetched until one is loaded or prepared."""
+    return [
+        WeightsEntry(
+            checkpoint.model_id,
+            checkpoint.weights,
+            tuple(checkpoint.tag_names),
+            functools.partial(load_into, checkpoint),
+            checkpoint.overrides,
+            trained_on=checkpoint.trained_on,
+            reported=checkpoint.reported,
+            licence=LICENCE,
+            source=f"{checkpoint.name} checkpoint of the musicnn 0.1.0 wheel on PyPI (pip download --no-deps "
+                   f"musicnn==0.1.0), ported to .weights.h5 in the zoo cache",
+            prepare=functools.partial(convert, checkpoint),
         )
-
-
-_register_all()
+        for checkpoint in CHECKPOINTS
+    ]

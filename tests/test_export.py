@@ -17,9 +17,9 @@ from tensorflow_serving.config import model_server_config_pb2
 import export
 from export import opcheck, saved_model, server_config, warmup
 from export.errors import ExportError
-from zoo.registry import LOG_MEL, WAVEFORM
-from zoo.streaming import stream_patches
-from zoo.tagging import _patching
+from zoo.models.registry import LOG_MEL, WAVEFORM
+from zoo.audio.streaming import stream_patches
+from zoo.tagging.analyser import _patching
 
 WAVEFORM_ID = "maxpool-frame-single"
 SPECTROGRAM_ID = "musicnn-vertical-horizontal"
@@ -35,7 +35,7 @@ def _noise(batch, samples, seed=0):
 
 
 def zoo_patch_means(model, clips, output="scores"):
-    """What zoo.tag computes for each clip, through its own path (zoo.streaming: NumPy log-mel of
+    """What zoo.tag computes for each clip, through its own path (zoo.audio.streaming: NumPy log-mel of
     the whole clip, cut into 187-frame patches): the mean over patches of ``output``."""
     takes_log_mel = any(layer.name == "logmel" for layer in model.layers)
     source = model.get_layer("logmel").output if takes_log_mel else model.input

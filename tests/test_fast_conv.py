@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.fast_conv import SingleChannelConv2D, fold_patches
+from zoo.models.fast_conv import SingleChannelConv2D, fold_patches
 
 
 def _outputs_and_gradients(layer, x, upstream):

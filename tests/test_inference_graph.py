@@ -1,10 +1,10 @@
-"""zoo.inference_graph: pooling before the batch norm gives the network's outputs for less work."""
+"""zoo.tagging.inference_graph: pooling before the batch norm gives the network's outputs for less work."""
 import keras
 import numpy as np
 import pytest
 
 import zoo
-from zoo.inference_graph import PooledAffine, pool_before_batch_norm
+from zoo.tagging.inference_graph import PooledAffine, pool_before_batch_norm
 
 
 def _with_random_batch_norms(model, seed):

@@ -11,8 +11,8 @@ import pytest
 import soundfile
 
 import zoo
-from zoo.cli import main
-from zoo.library import done_files, find_audio
+from zoo.tagging.cli import main
+from zoo.tagging.library import done_files, find_audio
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SR = 16000
@@ -84,7 +84,7 @@ def test_sigkill_mid_run_then_resume_tags_each_file_exactly_once(tmp_path):
     for i in range(12):
         soundfile.write(folder / f"clip{i:02d}.wav", _tone(3.5, 200 + 40 * i), SR)
     output = tmp_path / "tags.jsonl"
-    command = [sys.executable, "-m", "zoo.cli", str(folder), "--format", "jsonl", "--output", str(output)]
+    command = [sys.executable, "-m", "zoo.tagging.cli", str(folder), "--format", "jsonl", "--output", str(output)]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     first = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
@@ -145,7 +145,7 @@ def test_onnx_tagging_never_imports_tensorflow(library):
     from zoo.tagging import Analyser
 
     Analyser(runtime="onnx")  # converts once into the zoo cache (this process has TensorFlow)
-    code = ("import sys; from zoo.cli import main; status = main(sys.argv[1:]); "
+    code = ("import sys; from zoo.tagging.cli import main; status = main(sys.argv[1:]); "
             "print(status, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code, str(library / "one.wav"), "--runtime", "onnx"],
                           capture_output=True, text=True, cwd=REPO)
@@ -178,7 +178,7 @@ def test_layer_embeddings_need_a_runtime_that_gives_them(library, capsys):
 
 def test_beam_on_the_direct_runner_writes_zoo_tags_records(library, tmp_path, capsys):
     pytest.importorskip("apache_beam")
-    from zoo.beam import main as beam_main
+    from zoo.tagging.beam import main as beam_main
 
     assert beam_main(["--input", str(library), "--output", str(tmp_path / "beam" / "tags"), "--runner=DirectRunner"]) == 0
     shards = sorted((tmp_path / "beam").glob("tags-*.jsonl"))

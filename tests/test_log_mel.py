@@ -1,10 +1,11 @@
-"""zoo.log_mel: tagging's NumPy log-mel equals the models' in-graph (kapre) input stage."""
+"""zoo.audio.log_mel: tagging's NumPy log-mel equals the models' in-graph (kapre) input stage."""
 import keras
 import numpy as np
 from kapre.backend import filterbank_mel
 
-from zoo.input_stage import log_mel
-from zoo.log_mel import LogMelConfig, log_mel_frames, mel_filterbank
+from zoo.models.input_stage import log_mel
+from zoo.audio.log_mel import log_mel_frames
+from zoo.models.log_mel_config import LogMelConfig, mel_filterbank
 
 
 def test_mel_filterbank_is_kapres():

@@ -25,7 +25,7 @@ from pretrained import musicnn as ported
 from pretrained.reference import ReferenceGraph, batch_norm_epsilons, batch_norm_inputs
 from pretrained.source import PretrainedSourceError, checkpoint_dir, musicnn_wheel
 from pretrained.tags import MSD_TAGS, MTT_TAGS
-from zoo.input_stage import frames_to_samples, waveform_to_frames
+from zoo.models.input_stage import frames_to_samples, waveform_to_frames
 from zoo.tagging import taggram
 
 REPO = Path(__file__).resolve().parents[1]

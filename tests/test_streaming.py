@@ -1,4 +1,4 @@
-"""zoo.streaming: chunked patches equal the whole-clip computation on a long rendered file."""
+"""zoo.audio.streaming: chunked patches equal the whole-clip computation on a long rendered file."""
 import keras
 import numpy as np
 import pytest
@@ -7,10 +7,11 @@ import soundfile
 from test_tagging import write_song
 from zoo.audio import load_audio
 from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
-from zoo.input_stage import log_mel
-from zoo.streaming import MEL, stream_patches
-from zoo.tagging import _patching, embeddings, taggram
-from zoo.tagging_network import PatchModel, tagger
+from zoo.models.input_stage import log_mel
+from zoo.audio.streaming import MEL, stream_patches
+from zoo.tagging.analyser import _patching
+from zoo.tagging import embeddings, taggram
+from zoo.tagging.network import PatchModel, tagger
 
 
 @pytest.fixture(scope="module")

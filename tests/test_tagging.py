@@ -11,12 +11,12 @@ import pytest
 import soundfile
 
 from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
-import pretrained
-from pretrained import PretrainedWeights, UnknownWeightsError
 from pretrained.tags import MSD_TAGS, MTT_TAGS
-from zoo.cli import main
-from zoo.registry import UnknownModelError
+from zoo.tagging.cli import main
+from zoo.models.registry import UnknownModelError
 from zoo.tagging import embeddings, tag, taggram
+import zoo.weights
+from zoo.weights import UnknownWeightsError, WeightsEntry
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000
@@ -121,8 +121,9 @@ def test_vgg_embeddings(song):
 
 def test_waveform_models_get_waveform_patches(song, monkeypatch):
     # No released weights take a waveform yet; an entry leaving random weights stands in.
-    entry = PretrainedWeights("maxpool-sample-level", "random", tuple(f"tag{i}" for i in range(3)), lambda m: m)
-    monkeypatch.setitem(pretrained._REGISTRY, entry.model_id, {entry.name: entry})
+    entry = WeightsEntry("maxpool-sample-level", "random", tuple(f"tag{i}" for i in range(3)), lambda m: m)
+    zoo.weights.available()  # the providers are read first, so that the stand-in is not overwritten
+    monkeypatch.setitem(zoo.weights._REGISTRY, entry.model_id, {entry.name: entry})
     scores = taggram(song, model="samplecnn", weights="random")
     assert list(scores.columns) == ["tag0", "tag1", "tag2"] and len(scores) == patches_in(song)
     assert sorted(embeddings(song, model="samplecnn", weights="random")) == ["embedding"]
@@ -149,7 +150,7 @@ def run_cli(*arguments):
     # TF_CPP_MIN_LOG_LEVEL=3 silences TensorFlow's C++ start-up lines, which the zoo
     # itself does not control; everything else on stderr is ours.
     return subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *map(str, arguments)],
+        [sys.executable, "-m", "zoo.tagging.cli", *map(str, arguments)],
         capture_output=True, text=True, check=False, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
 

@@ -209,7 +209,7 @@ def test_fine_tune_from_mtt_with_frozen_front_end(manifest, tmp_path):
     saved = keras.models.load_model(tmp_path / "ft" / "model.keras")
     assert zoo.tag_names(saved) == sorted(TAGS)
     # A fresh process: `import zoo` alone registers every custom layer the file needs, whether
-    # Keras is imported before or after zoo (zoo.keras_registration).
+    # Keras is imported before or after zoo (zoo.models.keras_registration).
     for imports in ("sys, keras, zoo", "sys, zoo, keras"):
         load = f"import {imports}; m = keras.models.load_model(sys.argv[1]); print(zoo.tag_names(m))"
         loaded = subprocess.run([sys.executable, "-c", load, str(tmp_path / "ft" / "model.keras")],

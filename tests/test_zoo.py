@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import registry
-from zoo.input_stage import LogMelConfig, log_mel
+from zoo.models import registry
+from zoo.models.input_stage import LogMelConfig, log_mel
 
 SR = 16000
 ALL_IDS = zoo.list_models()

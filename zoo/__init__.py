@@ -6,6 +6,17 @@
 
 ``import zoo`` does not import TensorFlow: what needs it (building, training) is imported on
 first use, so that tagging with a TensorFlow-free runtime starts in a fraction of a second.
+
+The package is built in floors; a module imports its own package and lower floors only
+(tests/test_floors.py checks it, and nothing in zoo imports benchmarks, export or pretrained):
+
+    4  zoo.tagging, zoo.training       tagging audio and libraries; training and fine-tuning
+    3  zoo.datasets                    tagging datasets by name, the tf.data input pipeline
+    2  zoo.audio, zoo.conversion       decoding, NumPy log-mel, streaming; ONNX / TFLite forms
+    1  zoo.models                      the grid: registry, front-ends, back-ends, layers, builder
+    0  zoo.cache, zoo.files, zoo.weights   cache folder, atomic writes, the weights registry
+
+This module and the ``python -m zoo.beam`` / ``zoo.describe`` shims sit on top.
 """
 import importlib
 import os
@@ -14,8 +25,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from zoo.audio import AudioError, load_audio  # noqa: E402
-from zoo.keras_registration import register_when_keras_loads  # noqa: E402
-from zoo.registry import (  # noqa: E402
+from zoo.models.keras_registration import register_when_keras_loads  # noqa: E402
+from zoo.models.registry import (  # noqa: E402
     ALIASES,
     InvalidOverrideError,
     UnknownModelError,
@@ -23,19 +34,22 @@ from zoo.registry import (  # noqa: E402
     front_ends,
     list_models,
 )
-from zoo.tagging import embeddings, tag, taggram  # noqa: E402
+from zoo.tagging.analyser import embeddings, tag, taggram  # noqa: E402
+from zoo.weights import UnknownWeightsError  # noqa: E402
 
 __all__ = [
     "ALIASES",
     "AudioError",
     "InvalidOverrideError",
     "UnknownModelError",
+    "UnknownWeightsError",
     "back_ends",
     "catalogue",
     "create_model",
     "embeddings",
     "front_ends",
     "list_models",
+    "list_weights",
     "load",
     "load_audio",
     "tag",
@@ -44,11 +58,12 @@ __all__ = [
     "train",
 ]
 
-# keras.models.load_model reads zoo models after `import zoo` (see zoo.keras_registration).
+# keras.models.load_model reads zoo models after `import zoo` (see zoo.models.keras_registration).
 register_when_keras_loads()
 
 # Public names whose modules import TensorFlow: imported on first use.
-_LAZY = {"TaggedSigmoid": "zoo.layers", "create_model": "zoo.models", "load": "zoo.models", "train": "zoo.training"}
+_LAZY = {"TaggedSigmoid": "zoo.models.layers", "create_model": "zoo.models.builder", "load": "zoo.models.builder",
+         "train": "zoo.training.trainer"}
 
 
 def __getattr__(name):
@@ -63,7 +78,7 @@ def __dir__():
 
 def tag_names(model):
     """The tag names stored in a zoo model's output layer, or None."""
-    from zoo.layers import TaggedSigmoid
+    from zoo.models.layers import TaggedSigmoid
 
     for layer in model.layers:
         if isinstance(layer, TaggedSigmoid):
@@ -72,7 +87,15 @@ def tag_names(model):
 
 
 def catalogue(**kwargs):
-    """A pandas DataFrame describing every registered model (see zoo.describe)."""
-    from zoo.describe import build_catalogue
+    """A pandas DataFrame describing every registered model (see zoo.models.catalogue)."""
+    from zoo.models.catalogue import build_catalogue
 
     return build_catalogue(**kwargs)
+
+
+def list_weights(model=None):
+    """A pandas DataFrame of the registered weights (of ``model``, an id or alias, when given):
+    model, weights, tags, trained_on, the reported scores, licence and source (zoo.weights)."""
+    from zoo.weights import list_weights as registered
+
+    return registered(None if model is None else ALIASES.get(model, model))

@@ -4,11 +4,13 @@
   ``fluidsynth``); ``gm:TRAIN,VALID,TEST`` sets the clip counts.
 - ``mtat:PATH``: MagnaTagATune in its distributed layout (``mtat``).
 - ``manifest:PATH.csv``: the user's own labelled audio (``manifest``).
-- ``tagging_dataset``: ``TaggingDataset``, what every reader returns, and atomic file writes.
+- ``tagging_dataset``: ``TaggingDataset``, what every reader returns.
 - ``pipeline``: ``make_dataset``, the one tf.data input pipeline (decodes with libsndfile).
 
 A dataset is named by a spec dict (JSON-able, so worker processes can reopen it) that
 ``parse_dataset`` makes from the command-line form.
+
+May import: ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floor below them.
 """
 import os
 

@@ -22,7 +22,9 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from .tagging_dataset import SPLITS, TaggingDataset, atomic_path, write_csv_atomically
+from zoo.files import atomic_path, write_csv_atomically
+
+from .tagging_dataset import SPLITS, TaggingDataset
 from .fluidsynth import find_soundfont, render_midi
 from .gm_plan import GM_TAG_GROUPS, GM_TAGS, plan_clip, piece_to_midi
 

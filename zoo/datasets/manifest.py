@@ -22,7 +22,8 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from zoo.cache import cache_dir
-from zoo.datasets.tagging_dataset import SPLITS, TaggingDataset, atomic_path
+from zoo.datasets.tagging_dataset import SPLITS, TaggingDataset
+from zoo.files import atomic_path
 
 __all__ = ["ManifestError", "load_manifest", "TAG_SEPARATOR", "SPLIT_FRACTIONS"]
 
@@ -107,7 +108,7 @@ def _cache_key(path, sample_rate):
 
 def _prepare_file(path, sample_rate, directory):
     """Cached 16-bit mono WAV of ``path`` at ``sample_rate``: (cache file name, seconds) or an error line."""
-    from zoo.audio import AudioError, load_audio
+    from zoo.audio.decoding import AudioError, load_audio
 
     if not os.path.isfile(path):
         return None, f"no such file {path}"

@@ -1,11 +1,10 @@
-"""What every tagging dataset of the benchmark looks like, and atomic file writes."""
+"""What every tagging dataset looks like: ``TaggingDataset``."""
 import os
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SPLITS", "TaggingDataset", "atomic_path", "write_csv_atomically"]
+__all__ = ["SPLITS", "TaggingDataset"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -42,30 +41,3 @@ class TaggingDataset:
 
     def audio_paths(self, split):
         return [self.audio_path(p) for p in self.split(split)["path"]]
-
-
-class atomic_path:
-    """``with atomic_path(final) as temporary:`` write to ``temporary``; on success it replaces
-    ``final`` in one step, so a reader (or a resumed run) never sees a half-written file."""
-
-    def __init__(self, final_path):
-        self.final_path = final_path
-
-    def __enter__(self):
-        # Named per process and thread rather than by mkstemp, whose 0600 mode would stick.
-        directory, name = os.path.split(self.final_path)
-        unique = f"{os.getpid()}-{threading.get_ident()}"
-        self.temporary = os.path.join(directory, f".{name}.{unique}.partial")
-        return self.temporary
-
-    def __exit__(self, error_type, error, traceback):
-        if error_type is None:
-            os.replace(self.temporary, self.final_path)
-        elif os.path.exists(self.temporary):
-            os.remove(self.temporary)
-        return False
-
-
-def write_csv_atomically(frame, path):
-    with atomic_path(path) as temporary:
-        frame.to_csv(temporary, index=False)

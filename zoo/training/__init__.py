@@ -7,6 +7,9 @@
 - ``freezing``, ``optimizers``, ``strategies``: tables of freeze modes, optimizers, strategies.
 - ``run_directory``: the --out folder, its atomic outputs and checkpoints.
 - ``cli``: ``zoo-train`` / ``python -m zoo.training``.
+
+May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floor
+below them; not ``zoo.tagging``, its sibling.
 """
 from zoo.training.recipes import RECIPES, Recipe, resolve_recipe
 from zoo.training.trainer import TrainingResult, train, weights_fingerprint

@@ -55,8 +55,8 @@ def _parse(argv):
 
 
 def _input_errors():
-    from zoo.audio import AudioError
-    from zoo.registry import InvalidOverrideError, UnknownModelError
+    from zoo.audio.decoding import AudioError
+    from zoo.models.registry import InvalidOverrideError, UnknownModelError
 
     return (ValueError, UnknownModelError, InvalidOverrideError, AudioError, FileNotFoundError)
 
@@ -76,9 +76,9 @@ def main(argv=None):
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")
-        import zoo
+        from zoo.training.trainer import train
 
-        zoo.train(FLAGS.model, FLAGS.dataset, out_dir=FLAGS.out, recipe=FLAGS.recipe, epochs=FLAGS.epochs,
+        train(FLAGS.model, FLAGS.dataset, out_dir=FLAGS.out, recipe=FLAGS.recipe, epochs=FLAGS.epochs,
                   batch_size=FLAGS.batch_size, weights=FLAGS.weights, freeze=FLAGS.freeze, strategy=FLAGS.strategy,
                   seed=FLAGS.seed, input_seconds=FLAGS.input_seconds, mixed_precision=FLAGS.mixed_precision,
                   skip_bad_files=FLAGS.skip_bad_files, data_root=FLAGS.data_root)

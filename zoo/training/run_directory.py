@@ -21,7 +21,7 @@ import shutil
 import numpy as np
 import pandas as pd
 
-from zoo.datasets.tagging_dataset import atomic_path, write_csv_atomically
+from zoo.files import atomic_path, write_csv_atomically
 
 __all__ = ["RunDirectory", "SettingsMismatchError"]
 

@@ -16,8 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import registry
-from zoo.models import input_samples
+from zoo.models import registry
+from zoo.models.builder import input_samples
 from zoo.training import evaluation
 from zoo.training.freezing import FREEZE_MODES, freeze
 from zoo.training.optimizers import make_optimizer
@@ -64,9 +64,9 @@ def _open(dataset, seed, data_root, skip_bad_files, progress):
 
 
 def _build_model(model_id, dataset, recipe, weights, freeze_mode, model_options):
-    import zoo
+    from zoo.models.builder import create_model
 
-    model = zoo.load(model_id, weights=weights, num_classes=len(dataset.tags), tag_names=list(dataset.tags),
+    model = create_model(model_id, weights=weights, num_classes=len(dataset.tags), tag_names=list(dataset.tags),
                      input_seconds=recipe.input_seconds, sample_rate=dataset.sample_rate, **model_options)
     frozen = freeze(model, freeze_mode)
     return model, frozen
@@ -247,7 +247,7 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
     if freeze not in FREEZE_MODES:
         raise ValueError(f"unknown freeze mode {freeze!r}; known: frontend, backbone, none")
     if weights is not None:
-        from pretrained import resolve_weights
+        from zoo.weights import resolve_weights
 
         resolve_weights(model_id, weights)
     distribution = make_strategy(strategy)  # before TensorFlow's first op (multi-worker needs that)

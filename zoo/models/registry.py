@@ -115,8 +115,8 @@ def register_back_end(name, *, length_policy, summary):
 
 def _load_builders():
     # Importing the taxonomy modules runs their register_* decorators.
-    from zoo.backends import fixed_length, variable_length  # noqa: F401
-    from zoo.frontends import spectrogram, waveform  # noqa: F401
+    from zoo.models.backends import fixed_length, variable_length  # noqa: F401
+    from zoo.models.frontends import spectrogram, waveform  # noqa: F401
 
 
 def front_ends():

@@ -2,9 +2,9 @@
 import keras
 from keras import layers
 
-from zoo import registry
-from zoo.input_stage import LogMelConfig, log_mel, waveform_to_frames
-from zoo.layers import MinimumLength, TaggedSigmoid
+from zoo.models import registry
+from zoo.models.input_stage import LogMelConfig, log_mel, waveform_to_frames
+from zoo.models.layers import MinimumLength, TaggedSigmoid
 
 __all__ = ["create_model", "input_samples", "load", "HEAD_DROPOUT"]
 
@@ -109,7 +109,7 @@ def create_model(
 
     Args:
         name: model id ``<back-end>-<front-end>`` (see ``list_models()``) or an alias.
-        weights: None (random init) or the name of a pretrained set (see ``pretrained``).
+        weights: None (random init) or the name of registered weights (``zoo.list_weights()``).
             With ``num_classes`` / ``tag_names`` other than the pretrained ones, every layer
             but the head is pretrained and the head is new (fine-tuning).
         num_classes: number of tags (sigmoid outputs); default 50, or the pretrained head's,
@@ -125,7 +125,7 @@ def create_model(
     model_id, front, back = registry.resolve(name)
     pretrained_entry, new_head = None, False
     if weights is not None:
-        from pretrained import resolve_weights
+        from zoo.weights import resolve_weights
 
         pretrained_entry = resolve_weights(model_id, weights)
         new_head = _needs_new_head(pretrained_entry, num_classes, tag_names)

@@ -1,9 +1,9 @@
 """Tag any audio with a pretrained zoo model, the way musicnn does.
 
-The clip's log-mel spectrogram (``zoo.log_mel``, equal to the models' input stage) is cut into
+The clip's log-mel spectrogram (``zoo.audio.log_mel``, equal to the models' input stage) is cut into
 patches (3 s = 187 frames, no overlap by default; the incomplete tail is dropped as musicnn does,
 a clip shorter than one patch is zero-padded), chunk by chunk in bounded memory with the frames of the whole-clip
-spectrogram (``zoo.streaming``). Each patch is scored and the per-patch scores aggregated.
+spectrogram (``zoo.audio.streaming``). Each patch is scored and the per-patch scores aggregated.
 
     >>> from zoo.tagging import tag
     >>> tag("song.mp3")                        # top 5 MagnaTagATune tags
@@ -11,11 +11,11 @@ spectrogram (``zoo.streaming``). Each patch is scored and the per-patch scores a
 """
 import numpy as np
 
-from zoo.audio import DEFAULT_RATE
-from zoo.log_mel import LogMelConfig
-from zoo.runtimes import make_runtime
-from zoo.streaming import Patching, stream_patches
-from zoo.tagging_network import SCORES, PatchModel, embedding_layers, embedding_recipes
+from zoo.audio.decoding import DEFAULT_RATE
+from zoo.models.log_mel_config import LogMelConfig
+from zoo.tagging.runtimes import make_runtime
+from zoo.audio.streaming import Patching, stream_patches
+from zoo.tagging.network import SCORES, PatchModel, embedding_layers, embedding_recipes
 
 __all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "check_embeddings", "embedding_names", "embeddings",
            "pretrained_model", "tag", "taggram"]
@@ -51,8 +51,8 @@ def _patching(patch_seconds, hop_seconds):
 def _model_id(model):
     """The canonical id of ``model``; only a name that is no pretrained model's id or alias
     goes to the registry (which imports every builder, and so TensorFlow) for its error."""
-    from pretrained import available
-    from zoo.registry import ALIASES, resolve
+    from zoo.weights import available
+    from zoo.models.registry import ALIASES, resolve
 
     model_id = ALIASES.get(model, model)
     return model_id if model_id in available() else resolve(model)[0]
@@ -61,7 +61,7 @@ def _model_id(model):
 def pretrained_model(model, weights):
     """(canonical model id, tag names) of pretrained ``weights`` for ``model``; the zoo's
     errors for unknown names. Needs no TensorFlow."""
-    from pretrained import resolve_weights
+    from zoo.weights import resolve_weights
 
     if weights is None:
         raise ValueError("Tagging needs pretrained weights; weights=None would tag with random ones.")
@@ -112,14 +112,14 @@ def tag(
 
     Args:
         audio: path of a wav/flac/ogg/mp3 file, or an array (see ``zoo.audio.load_audio``).
-        model: model id or alias with pretrained weights (``pretrained.available()``).
+        model: model id or alias with registered weights (``zoo.list_weights()``).
         weights: pretrained weights name, e.g. "mtt" (MagnaTagATune) or "msd" (Million Song).
         sample_rate: rate of an array input in Hz (None: already 16 kHz).
         top_k: number of rows; None returns every tag.
         patch_seconds: patch length (musicnn: 3 s = 187 frames; the VGG models need 3 s).
         hop_seconds: distance between patch starts; None = patch length (no overlap).
         aggregate: "mean" or "max" of the per-patch scores.
-        runtime: what scores the patches (``zoo.runtimes.RUNTIMES``): "tf" (the Keras model),
+        runtime: what scores the patches (``zoo.tagging.runtimes.RUNTIMES``): "tf" (the Keras model),
             "onnx" or "tflite" (converted once and cached; equal within 1e-5).
     """
     return analyse(audio, model, weights, sample_rate, top_k, (), aggregate, patch_seconds, hop_seconds, runtime)[0]
@@ -178,7 +178,7 @@ class Analyser:
         return self.runtime.input_kind
 
     def chunks(self, audio, sample_rate=None):
-        """The audio's ``PatchChunk``s (zoo.streaming): one chunk of patches in memory at a time."""
+        """The audio's ``PatchChunk``s (zoo.audio.streaming): one chunk of patches in memory at a time."""
         return stream_patches(audio, self.patching, self.input_kind, sample_rate)
 
     def score(self, chunk):

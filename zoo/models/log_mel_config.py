@@ -1,17 +1,16 @@
-"""musicnn's log-mel, its configuration and a NumPy implementation (no TensorFlow needed).
+"""musicnn's log-mel settings, the frame arithmetic and the Slaney mel filterbank, in NumPy.
 
 musicnn (jordipons/musicnn) computes librosa's mel spectrogram of 16 kHz audio with n_fft 512,
 hop 256, 96 Slaney mel bands, power 2, then log10(10000 x + 1). The models compute it in their
-graph (``zoo.input_stage``, kapre layers); tagging computes it here, so that a tagging process
-whose runtime needs no TensorFlow never imports it (importing TensorFlow took 3.6 s of a 9 s
-run in benchmarks.tagging, 2-core AMD EPYC, 2026-11-27). The two agree within 5e-6 (tested).
+graph (``zoo.models.input_stage``, kapre layers); tagging computes it in NumPy
+(``zoo.audio.log_mel``). Both read their settings here, which imports no TensorFlow.
 """
 import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LogMelConfig", "frames_to_samples", "log_mel_frames", "mel_filterbank", "waveform_to_frames"]
+__all__ = ["LogMelConfig", "frames_to_samples", "mel_filterbank", "waveform_to_frames"]
 
 
 @dataclass(frozen=True)
@@ -76,20 +75,3 @@ def mel_filterbank(config=LogMelConfig()):
     triangles = np.maximum(0.0, np.minimum(rising, falling))
     triangles *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]  # Slaney: equal area per band
     return np.ascontiguousarray(triangles.T, dtype=np.float32)
-
-
-@functools.lru_cache(maxsize=4)
-def _window(n_fft):
-    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)  # periodic Hann
-
-
-def log_mel_frames(segment, config=LogMelConfig()):
-    """[frames, n_mels] float32 log-mel of ``segment`` without centring: frame j covers samples
-    [j * hop, j * hop + n_fft) (zoo.streaming hands it exactly the samples a chunk covers)."""
-    segment = np.asarray(segment, dtype=np.float32)
-    if len(segment) < config.n_fft:
-        return np.zeros((0, config.n_mels), np.float32)
-    frames = np.lib.stride_tricks.sliding_window_view(segment, config.n_fft)[::config.hop_length]
-    spectrum = np.fft.rfft(frames * _window(config.n_fft), axis=-1)
-    power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
-    return np.log10(config.log_scale * (power @ mel_filterbank(config)) + 1.0)

@@ -1,13 +1,14 @@
 """In-graph audio input stage: waveform -> musicnn log-mel, built from kapre layers.
 
-The configuration (and a NumPy twin for tagging) is in ``zoo.log_mel``. The pretrained weights
+The configuration (and a NumPy twin for tagging) is in ``zoo.models.log_mel_config`` (its NumPy twin for tagging:
+``zoo.audio.log_mel``). The pretrained weights
 only make sense on exactly that input.
 """
 import kapre
 import keras
 
-from zoo.layers import ComplexPower, Log10Compression, ReflectPad1D
-from zoo.log_mel import LogMelConfig, frames_to_samples, waveform_to_frames
+from zoo.models.layers import ComplexPower, Log10Compression, ReflectPad1D
+from zoo.models.log_mel_config import LogMelConfig, frames_to_samples, waveform_to_frames
 
 __all__ = ["LogMelConfig", "log_mel", "waveform_to_frames", "frames_to_samples"]
 

@@ -5,9 +5,9 @@ input_seconds=None takes audio of any length at or above its front-end's minimum
 """
 from keras import layers
 
-from zoo.backends.common import penultimate_dense
-from zoo.layers import AttentionPooling1D, TemporalMaxMeanPooling
-from zoo.registry import VARIABLE, register_back_end
+from zoo.models.backends.common import penultimate_dense
+from zoo.models.layers import AttentionPooling1D, TemporalMaxMeanPooling
+from zoo.models.registry import VARIABLE, register_back_end
 
 __all__ = ["maxpool", "avgpool", "musicnn", "attention", "rnn"]
 

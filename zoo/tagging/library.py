@@ -1,7 +1,7 @@
 """Tag (and embed) a whole music library: folders, one record per file, resumable.
 
 ``find_audio`` lists the audio files under the given files and folders in a stable order;
-``tag_library`` tags them one after the other in bounded memory (zoo.streaming), reading and
+``tag_library`` tags them one after the other in bounded memory (zoo.audio.streaming), reading and
 cutting the next chunk (or file) in a thread while the current one is scored, and hands each
 record to a callback the moment it is done: ``{"file", "tags"}`` or
 ``{"file", "error"}`` (one bad file never stops the run). ``done_files`` reads the files that a
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zoo.audio import AudioError
-from zoo.datasets.tagging_dataset import atomic_path
-from zoo.streaming import PatchChunk
+from zoo.audio.decoding import AudioError
+from zoo.files import atomic_path
+from zoo.audio.streaming import PatchChunk
 
 __all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "error_record", "find_audio",
            "tag_library", "tags_record"]
@@ -215,7 +215,7 @@ def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), emb
 
     ``progress(summary)`` is called after every file. Returns the ``LibrarySummary``.
     """
-    from zoo.tagging import Analyser
+    from zoo.tagging.analyser import Analyser
 
     analyser = Analyser(model, weights, top_k=top_k, embeddings=embeddings, runtime=runtime)
     summary, start = LibrarySummary(), time.perf_counter()

@@ -5,7 +5,7 @@ Each takes a mono waveform [batch, samples] and returns features [batch, time, c
 import keras
 from keras import layers
 
-from zoo.registry import WAVEFORM, register_front_end
+from zoo.models.registry import WAVEFORM, register_front_end
 
 __all__ = ["frame_single", "frame_many", "sample_level"]
 

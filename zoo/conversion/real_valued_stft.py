@@ -12,11 +12,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.layers import ComplexPower
+from zoo.models.layers import ComplexPower
 
 __all__ = ["WindowedDftPower", "has_complex_stft", "real_valued_twin"]
 
 
+# Registered as "export>WindowedDftPower", its name from when it lived in export/portable.py.
 @keras.saving.register_keras_serializable(package="export")
 class WindowedDftPower(keras.layers.Layer):
     """|STFT|^2 of [batch, samples, 1] -> [batch, frames, n_fft // 2 + 1, 1], real ops only.

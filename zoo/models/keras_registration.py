@@ -5,7 +5,7 @@ import took 3.6 s of a 9.2 s run (benchmarks.tagging, 2-core AMD EPYC, 2026-11-2
 ``keras.models.load_model`` must read zoo models after ``import zoo`` (README), which needs the
 zoo's custom layers registered. So they are registered at once when Keras and TensorFlow are
 already imported, else right after the later of the two finishes importing (each imports the
-other, in either order).
+other, in either order), or after kapre's import when kapre is what imported them.
 """
 import importlib.abc
 import importlib.machinery
@@ -13,7 +13,11 @@ import sys
 
 __all__ = ["register_layers", "register_when_keras_loads"]
 
-_MODULES = ("keras", "tensorflow")
+_NEEDED = ("keras", "tensorflow")  # the zoo's layers need both
+# kapre's layers are registered too, never while kapre is half-imported: `import zoo, kapre`
+# imports TensorFlow from inside kapre, and registering at TensorFlow's end then read a
+# partially initialised kapre (AttributeError: ... no attribute 'STFT').
+_WATCHED = _NEEDED + ("kapre",)
 
 
 def register_layers():
@@ -21,7 +25,7 @@ def register_layers():
     import kapre
     import keras
 
-    from zoo import fast_conv, layers  # noqa: F401  (their decorators register their layers)
+    from zoo.models import fast_conv, layers  # noqa: F401  (their decorators register their layers)
 
     # kapre 0.4.1 does not register its layers with Keras; do it so `.keras` files load.
     for layer in (kapre.STFT, kapre.Magnitude, kapre.ApplyFilterbank):
@@ -33,12 +37,21 @@ def _finished(name):
     return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
 
 
+def _ready(just_executed=None):
+    """Keras and TensorFlow are imported and kapre is not half-way through its import
+    (``just_executed`` has finished executing, though importlib has not marked it yet)."""
+    def done(name):
+        return name == just_executed or _finished(name)
+
+    return all(done(name) for name in _NEEDED) and (done("kapre") or "kapre" not in sys.modules)
+
+
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Finds keras / tensorflow as the path finder would, and registers the layers after the
-    execution of whichever of the two completes last."""
+    """Finds keras / tensorflow / kapre as the path finder would, and registers the layers after
+    the execution of whichever completes last."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in _MODULES:
+        if fullname not in _WATCHED:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
@@ -47,8 +60,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            others = [name for name in _MODULES if name != fullname]
-            if all(_finished(name) for name in others) and self in sys.meta_path:
+            if _ready(fullname) and self in sys.meta_path:
                 sys.meta_path.remove(self)
                 register_layers()
 
@@ -57,7 +69,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 def register_when_keras_loads():
-    if all(_finished(name) for name in _MODULES):
+    if _ready():
         register_layers()
     elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _AfterImport())

@@ -3,7 +3,7 @@
 ``make_runtime(name, patch_model, layers)`` gives a runtime: ``runtime(patches)`` returns
 {"scores": tag scores, layer: its outputs for each of ``layers``} (the layers behind the
 requested embeddings), and ``runtime.input_kind`` says whether it takes log-mel or waveform
-patches. The ONNX and TFLite forms are converted once (export.to_onnx / export.to_tflite) and
+patches. The ONNX and TFLite forms are converted once (zoo.conversion) and
 cached in the zoo cache, keyed by the model, its weights and its patch length; the ONNX form
 carries every embedding layer as an output. With a cached ONNX model a tagging process never
 imports TensorFlow, whose import alone took 3.6 s of the 9.2 s the TF runtime needed for
@@ -16,9 +16,9 @@ import os
 import numpy as np
 
 from zoo.cache import cache_dir
-from zoo.datasets.tagging_dataset import atomic_path
-from zoo.registry import LOG_MEL, WAVEFORM
-from zoo.tagging_network import SCORES, analysis_network, embedding_layers, inference_network
+from zoo.files import atomic_path
+from zoo.models.registry import LOG_MEL, WAVEFORM
+from zoo.tagging.network import SCORES, analysis_network, embedding_layers, inference_network
 
 __all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "RuntimeUnavailable", "make_runtime"]
 
@@ -63,7 +63,7 @@ class _Keras:
 
 
 def _onnx_model(patch_model):
-    from export.to_onnx import convert_to_onnx
+    from zoo.conversion.to_onnx import convert_to_onnx
 
     _quiet_tensorflow()
     network = analysis_network(patch_model, tuple(embedding_layers(patch_model.model_id)))
@@ -108,7 +108,7 @@ class _Tflite:
     def __init__(self, patch_model, layers):
         import tensorflow as tf
 
-        from export.to_tflite import convert_to_tflite
+        from zoo.conversion.to_tflite import convert_to_tflite
 
         self._path = str(_cached(patch_model, ".tflite", lambda: convert_to_tflite(inference_network(patch_model))))
         self._interpreters = {}

@@ -16,8 +16,8 @@ import json
 import os
 import sys
 
-from zoo.runtimes import DEFAULT_RUNTIME, RUNTIMES
-from zoo.tagging import DEFAULT_MODEL
+from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIMES
+from zoo.tagging.analyser import DEFAULT_MODEL
 
 __all__ = ["main"]
 
@@ -134,7 +134,7 @@ def _parser():
 
 def _check_arguments(args):
     """One line for a bad combination or name, before any file is read."""
-    from zoo.tagging import check_embeddings, pretrained_model
+    from zoo.tagging.analyser import check_embeddings, pretrained_model
 
     if args.resume and (not args.output or args.format != "jsonl"):
         raise _UsageError("--resume reads --output as JSON lines: give --output FILE and --format jsonl")
@@ -187,7 +187,7 @@ def _open_output(args):
 
 
 def _run(args):
-    from zoo.library import done_files, find_audio, tag_library
+    from zoo.tagging.library import done_files, find_audio, tag_library
 
     files = find_audio(args.files)
     skip = done_files(args.output) if args.resume else frozenset()

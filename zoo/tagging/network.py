@@ -73,7 +73,7 @@ class PatchModel:
         return f"{self.model_id}-{self.weights}-{self.samples}"
 
     def input_kind(self):
-        from zoo.registry import resolve
+        from zoo.models.registry import resolve
 
         return resolve(self.model_id)[1].input_kind
 
@@ -82,9 +82,9 @@ class PatchModel:
 def tagger(patch_model):
     """The pretrained Keras model for ``patch_model``'s patches: log-mel in for log-mel
     front-ends (the patches are cut from the clip's log-mel), waveform in otherwise."""
-    from zoo.audio import DEFAULT_RATE
-    from zoo.models import create_model
-    from zoo.registry import WAVEFORM
+    from zoo.audio.decoding import DEFAULT_RATE
+    from zoo.models.builder import create_model
+    from zoo.models.registry import WAVEFORM
 
     return create_model(
         patch_model.model_id, weights=patch_model.weights, sample_rate=DEFAULT_RATE,
@@ -99,8 +99,8 @@ def _layer_output(keras_model, name):
 
 @functools.lru_cache(maxsize=8)
 def inference_network(patch_model):
-    """``tagger`` rewritten for inference (zoo.inference_graph): same scores, less work."""
-    from zoo.inference_graph import pool_before_batch_norm
+    """``tagger`` rewritten for inference (zoo.tagging.inference_graph): same scores, less work."""
+    from zoo.tagging.inference_graph import pool_before_batch_norm
 
     return pool_before_batch_norm(tagger(patch_model))
 
@@ -111,7 +111,7 @@ def analysis_network(patch_model, layers):
     ``layers``}, rewritten for inference like ``inference_network``."""
     import keras
 
-    from zoo.inference_graph import pool_before_batch_norm
+    from zoo.tagging.inference_graph import pool_before_batch_norm
 
     network = tagger(patch_model)
     outputs = {SCORES: network.output, **{n: _layer_output(network, n) for n in layers}}

@@ -5,8 +5,8 @@ Kernel shapes are (time, frequency).
 """
 from keras import layers
 
-from zoo.fast_conv import SingleChannelConv2D
-from zoo.registry import LOG_MEL, register_front_end
+from zoo.models.fast_conv import SingleChannelConv2D
+from zoo.models.registry import LOG_MEL, register_front_end
 
 __all__ = ["vertical", "horizontal", "vertical_horizontal", "small_rectangular"]
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.audio import DEFAULT_RATE, audio_blocks
-from zoo.log_mel import LogMelConfig, frames_to_samples, log_mel_frames
+from zoo.audio.decoding import DEFAULT_RATE, audio_blocks
+from zoo.audio.log_mel import log_mel_frames
+from zoo.models.log_mel_config import LogMelConfig, frames_to_samples
 
 __all__ = ["CHUNK_PATCHES", "Patching", "PatchChunk", "stream_patches"]
 

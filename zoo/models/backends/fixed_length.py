@@ -4,8 +4,8 @@ They assume the input length the model was built for (static time axis).
 """
 from keras import layers
 
-from zoo.backends.common import static_time_steps
-from zoo.registry import FIXED, register_back_end
+from zoo.models.backends.common import static_time_steps
+from zoo.models.registry import FIXED, register_back_end
 
 __all__ = ["dense", "fcn"]
 

@@ -1,0 +1,29 @@
+"""The grid's building blocks: every front-end x back-end of Pons' review as a Keras model.
+
+- ``registry``: model ids, aliases, the front-end and back-end tables, close-match errors.
+- ``frontends/`` (``waveform``, ``spectrogram``) and ``backends/`` (``fixed_length``,
+  ``variable_length``): each builder, registered next to its definition.
+- ``builder``: ``create_model`` / ``load`` (input stage -> front-end -> back-end -> head).
+- ``input_stage``: the in-graph log-mel (kapre); ``log_mel_config``: its settings, frame
+  arithmetic and the Slaney filterbank (NumPy, no TensorFlow).
+- ``layers``, ``fast_conv``: the zoo's serialisable Keras layers; ``keras_registration``
+  registers them when Keras loads, so ``.keras`` files load after ``import zoo``.
+- ``catalogue``: the registry as a table (parameters, FLOPs).
+
+May import: the floor below (``zoo.cache``, ``zoo.files``, ``zoo.weights``). Importing this
+package, ``registry`` or ``log_mel_config`` does not import TensorFlow; building a model does.
+"""
+import importlib
+
+__all__ = ["HEAD_DROPOUT", "create_model", "input_samples", "load"]
+
+
+def __getattr__(name):
+    # The builder imports Keras and TensorFlow: loaded on first use, like `zoo.load`.
+    if name in __all__:
+        return getattr(importlib.import_module("zoo.models.builder"), name)
+    raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,28 @@
+"""Tagging audio with a trained model: files, arrays and whole libraries.
+
+- ``analyser``: ``tag``, ``taggram``, ``embeddings`` and the ``Analyser`` every path goes through.
+- ``network``: the Keras network tagging runs, embedding layers as extra outputs.
+- ``inference_graph``: the inference rewrite (batch norm after the pool: same outputs, less work).
+- ``runtimes``: what scores the patches, by name (onnx, tf, tflite), conversions cached.
+- ``library``: folders, JSON-lines records, resume; ``cli``: ``zoo-tag``; ``beam``: the Apache
+  Beam pipeline (``python -m zoo.beam``).
+
+May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floor
+below them; not ``zoo.training``, its sibling. Importing it does not import TensorFlow
+(zoo-tag's onnx runtime never needs it).
+"""
+from zoo.tagging.analyser import (
+    AGGREGATES,
+    DEFAULT_MODEL,
+    Analyser,
+    analyse,
+    check_embeddings,
+    embedding_names,
+    embeddings,
+    pretrained_model,
+    tag,
+    taggram,
+)
+
+__all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "check_embeddings", "embedding_names", "embeddings",
+           "pretrained_model", "tag", "taggram"]

@@ -1,0 +1,135 @@
+"""The weights registry: every set of trained weights a zoo model can be loaded with.
+
+One ``WeightsEntry`` per (model id, weights name): its tag names, what it was trained on, the
+scores its authors reported, its licence, where it comes from and how to fetch or convert it
+ahead of time. ``zoo.load(model, weights=name)`` and tagging look weights up here;
+``list_weights()`` shows the table.
+
+The zoo fills nothing itself. Packages that provide weights (``pretrained``: musicnn's four
+checkpoints) declare a callable in the entry-point group ``audio_zoo.weights`` (setup.py) that
+returns their entries; the group is read once, at the first lookup. So no module of the zoo
+imports the packages built on it, and a third-party package adds weights the same way.
+
+Imports nothing from the zoo, nor TensorFlow: it is on the floor every package may reach.
+"""
+import difflib
+import importlib.metadata
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+__all__ = ["ENTRY_POINT_GROUP", "UnknownWeightsError", "WeightsEntry", "WeightsRegistryError", "available",
+           "list_weights", "register_weights", "resolve_weights"]
+
+ENTRY_POINT_GROUP = "audio_zoo.weights"
+
+
+class UnknownWeightsError(ValueError):
+    """No weights of that name for that model."""
+
+
+class WeightsRegistryError(RuntimeError):
+    """A weights provider is broken: its entry point fails, or two entries claim one name."""
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    model_id: str
+    name: str
+    tag_names: Sequence[str]
+    load_into: Callable  # load_into(keras_model) fills the weights in place
+    # Model parameters the weights were trained with, where they differ from the model's
+    # defaults; create_model builds with them (explicit overrides still win).
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    trained_on: str = ""
+    reported: Mapping[str, float] = field(default_factory=dict)  # metric -> value its authors reported
+    licence: str = ""
+    source: str = ""  # where the values come from and how they are converted
+    prepare: Optional[Callable] = None  # prepare(): fetch and convert ahead of time (e.g. before going offline)
+
+    @property
+    def num_classes(self):
+        return len(self.tag_names)
+
+
+_REGISTRY = {}  # model id -> {weights name -> WeightsEntry}
+_PROVIDERS_READ = False
+_LOCK = threading.Lock()
+
+
+def register_weights(entry):
+    """Adds ``entry``; registering the same entry twice is harmless, a different one under a
+    taken (model id, name) is refused."""
+    taken = _REGISTRY.get(entry.model_id, {}).get(entry.name)
+    if taken is not None and taken != entry:
+        raise WeightsRegistryError(f"weights {entry.name!r} for {entry.model_id!r} are registered twice "
+                                   f"({taken.source or 'first'} and {entry.source or 'second'})")
+    _REGISTRY.setdefault(entry.model_id, {})[entry.name] = entry
+    return entry
+
+
+def _entry_points():
+    found = importlib.metadata.entry_points()
+    if hasattr(found, "select"):  # Python 3.10+
+        return list(found.select(group=ENTRY_POINT_GROUP))
+    return list(found.get(ENTRY_POINT_GROUP, ()))  # Python 3.9: a dict by group
+
+
+def _read_providers():
+    global _PROVIDERS_READ
+    with _LOCK:
+        if _PROVIDERS_READ:
+            return
+        for point in _entry_points():
+            try:
+                entries = list(point.load()())
+            except Exception as error:  # a third-party provider may fail in any way
+                raise WeightsRegistryError(f"weights provider {point.name!r} ({point.value}) failed: "
+                                           f"{type(error).__name__}: {error}") from error
+            for entry in entries:
+                register_weights(entry)
+        _PROVIDERS_READ = True
+
+
+def available(model_id=None):
+    """{model id: [weights names]} or, for one model id, its weights names."""
+    _read_providers()
+    if model_id is None:
+        return {m: sorted(w) for m, w in sorted(_REGISTRY.items())}
+    return sorted(_REGISTRY.get(model_id, {}))
+
+
+def resolve_weights(model_id, weights):
+    """The entry of ``weights`` for ``model_id``; UnknownWeightsError naming what there is."""
+    names = available(model_id)
+    if weights in names:
+        return _REGISTRY[model_id][weights]
+    if names:
+        close = difflib.get_close_matches(str(weights), names, n=3)
+        offer = f"did you mean {', '.join(close)}? " if close else ""
+        offer += f"available: {', '.join(names)}"
+    elif not _REGISTRY:
+        offer = (f"no weights are registered at all: the entry points {ENTRY_POINT_GROUP!r} were not found; "
+                 "reinstall the package (pip install -e .)")
+    else:
+        offer = "this model has no pretrained weights; zoo.list_weights() lists those that exist"
+    raise UnknownWeightsError(f"No pretrained weights {weights!r} for {model_id!r} ({offer}).")
+
+
+def list_weights(model_id=None):
+    """A pandas DataFrame, one row per registered weights entry (of ``model_id`` when given):
+    model, weights, tags, trained_on, one column per reported metric, licence, source."""
+    import pandas as pd
+
+    _read_providers()
+    rows = []
+    for entry_model, entries in sorted(_REGISTRY.items()):
+        if model_id is not None and entry_model != model_id:
+            continue
+        for name, entry in sorted(entries.items()):
+            rows.append({"model": entry_model, "weights": name, "tags": entry.num_classes,
+                         "trained_on": entry.trained_on, **dict(entry.reported), "licence": entry.licence,
+                         "source": entry.source})
+    return pd.DataFrame(rows, columns=None if rows else ["model", "weights", "tags", "trained_on", "licence",
+                                                         "source"])
