@@ -281,6 +281,7 @@ def weights_entries():
             source=f"{checkpoint.name} checkpoint of the musicnn 0.1.0 wheel on PyPI (pip download --no-deps "
                    f"musicnn==0.1.0), ported to .weights.h5 in the zoo cache",
             prepare=functools.partial(convert, checkpoint),
+            sample_rate=SAMPLE_RATE,
         )
         for checkpoint in CHECKPOINTS
     ]

@@ -47,6 +47,7 @@ class WeightsEntry:
     licence: str = ""
     source: str = ""  # where the values come from and how they are converted
     prepare: Optional[Callable] = None  # prepare(): fetch and convert ahead of time (e.g. before going offline)
+    sample_rate: Optional[int] = None  # of the audio it was trained on; zoo.load refuses another (None: any)
 
     @property
     def num_classes(self):
@@ -119,7 +120,7 @@ def resolve_weights(model_id, weights):
 
 def list_weights(model_id=None):
     """A pandas DataFrame, one row per registered weights entry (of ``model_id`` when given):
-    model, weights, tags, trained_on, one column per reported metric, licence, source."""
+    model, weights, tags, sample_rate, trained_on, one column per reported metric, licence, source."""
     import pandas as pd
 
     _read_providers()
@@ -129,7 +130,7 @@ def list_weights(model_id=None):
             continue
         for name, entry in sorted(entries.items()):
             rows.append({"model": entry_model, "weights": name, "tags": entry.num_classes,
-                         "trained_on": entry.trained_on, **dict(entry.reported), "licence": entry.licence,
+                         "sample_rate": entry.sample_rate, "trained_on": entry.trained_on, **dict(entry.reported), "licence": entry.licence,
                          "source": entry.source})
-    return pd.DataFrame(rows, columns=None if rows else ["model", "weights", "tags", "trained_on", "licence",
-                                                         "source"])
+    return pd.DataFrame(rows, columns=None if rows else ["model", "weights", "tags", "sample_rate", "trained_on",
+                                                         "licence", "source"])

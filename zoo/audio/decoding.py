@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_RATE", "AudioError", "audio_blocks", "load_audio"]
+__all__ = ["DEFAULT_RATE", "AudioError", "audio_blocks", "load_audio", "soundfile_path"]
 
 DEFAULT_RATE = 16000
 MAX_CHANNELS = 64  # beyond this a 2-D array is far more likely channels-first than real
@@ -108,6 +108,12 @@ def _checked_path(path):
     return path
 
 
+def soundfile_path(path):
+    """``path`` as libsndfile should get it: the file system's own bytes on POSIX. soundfile encodes
+    a str path as UTF-8 and fails on names that are not (common in old collections: Latin-1)."""
+    return str(path) if os.name == "nt" else os.fsencode(path)
+
+
 def _decode_error(path, error):
     reason = " ".join(str(error).replace(str(path), "").split()).strip(" :")
     return AudioError(f"Cannot decode {path}: {reason or type(error).__name__} (supported: wav, flac, ogg, mp3).")
@@ -133,7 +139,7 @@ def _file_blocks(path, sample_rate, target_rate, block_seconds):
 
     path = _checked_path(path)
     try:
-        with sf.SoundFile(str(path)) as audio:
+        with sf.SoundFile(soundfile_path(path)) as audio:
             _check_complete(audio, path)
             rate = audio.samplerate
             if sample_rate is not None and _check_rate(sample_rate, "sample_rate") != rate:

@@ -67,6 +67,21 @@ def _check_num_classes(num_classes):
         raise ValueError(f"num_classes must be a positive integer (the number of tags), got {num_classes!r}")
 
 
+def _check_tag_names(tag_names):
+    repeated = sorted({str(name) for name in tag_names if list(map(str, tag_names)).count(str(name)) > 1})
+    if repeated:
+        raise ValueError(f"tag_names must be distinct; repeated: {', '.join(map(repr, repeated))}")
+
+
+def _check_sample_rate(model_id, entry, sample_rate):
+    if entry.sample_rate is not None and sample_rate != entry.sample_rate:
+        raise ValueError(
+            f"weights {entry.name!r} of {model_id!r} were trained on {entry.sample_rate} Hz audio; "
+            f"sample_rate={sample_rate!r} would put them under another input stage. Resample the audio to "
+            f"{entry.sample_rate} Hz instead (zoo.load_audio, zoo.tag and zoo-tag do it for you)."
+        )
+
+
 def _needs_new_head(entry, num_classes, tag_names):
     """True when the caller asks for other tags than the pretrained head's."""
     if tag_names is not None:
@@ -123,11 +138,14 @@ def create_model(
         **overrides: front-end, back-end or log-mel parameters by name.
     """
     model_id, front, back = registry.resolve(name)
+    if tag_names is not None:
+        _check_tag_names(tag_names)
     pretrained_entry, new_head = None, False
     if weights is not None:
         from zoo.weights import resolve_weights
 
         pretrained_entry = resolve_weights(model_id, weights)
+        _check_sample_rate(model_id, pretrained_entry, sample_rate)
         new_head = _needs_new_head(pretrained_entry, num_classes, tag_names)
         if not new_head:
             num_classes, tag_names = pretrained_entry.num_classes, list(pretrained_entry.tag_names)

@@ -7,7 +7,8 @@
 Folders are searched recursively for .wav .flac .ogg .mp3 (any letter case), in a stable order.
 Each file's record is written the moment it is done; a bad file gets an error record and one
 line on stderr, and the run goes on. Exit status: 0 every file tagged, 1 any file failed, 2 bad
-command line, 130 interrupted (everything written so far is kept).
+command line (folders holding no audio file included), 130 interrupted (everything written so
+far is kept).
 """
 import argparse
 import csv
@@ -177,22 +178,40 @@ class _Progress:
             self.bar.close()
 
 
+class _Shown:
+    """Standard output for file names that are not UTF-8 (os.fsdecode keeps their bytes as lone
+    surrogates, which a UTF-8 stream refuses): those bytes are shown as \\xNN."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "replace")
+        self.stream.write(raw.decode("utf-8", "backslashreplace"))
+
+
 def _open_output(args):
-    """(text stream, whether a CSV header is due, closer)."""
+    """(text stream, whether a CSV header is due, closer). An output file keeps the bytes of file
+    names that are not UTF-8 as they are on disk (JSON escapes them anyway)."""
     if not args.output:
         return sys.stdout, True, lambda: None
     fresh = not os.path.exists(args.output) or os.path.getsize(args.output) == 0
-    stream = open(args.output, "a", encoding="utf-8")
+    stream = open(args.output, "a", encoding="utf-8", errors="surrogateescape")
     return stream, fresh, stream.close
 
 
 def _run(args):
-    from zoo.tagging.library import done_files, find_audio, tag_library
+    from zoo.tagging.library import AUDIO_EXTENSIONS, done_files, find_audio, tag_library
 
     files = find_audio(args.files)
+    if not files:  # every argument was a folder, and none holds audio
+        return _fail(f"no audio files ({' '.join(AUDIO_EXTENSIONS)}) found under {', '.join(args.files)}", 2)
     skip = done_files(args.output) if args.resume else frozenset()
     stream, header, close = _open_output(args)
-    writer = FORMATS[args.format](stream, header)
+    writer = FORMATS[args.format](_Shown(stream) if stream is sys.stdout else stream, header)
 
     def on_record(record):
         writer.write(record)

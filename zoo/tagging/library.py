@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zoo.audio.decoding import AudioError
+from zoo.audio.decoding import AudioError, soundfile_path
 from zoo.files import atomic_path
 from zoo.audio.streaming import PatchChunk
 
@@ -116,7 +116,7 @@ class _Done:
 def _duration(file):
     import soundfile as sf
 
-    return float(sf.info(file).duration)
+    return float(sf.info(soundfile_path(file)).duration)
 
 
 def _produce(analyser, todo, slots):

@@ -48,6 +48,9 @@ class RunDirectory:
 
     def __init__(self, path, writable=True):
         self.path = os.path.abspath(os.fspath(path))
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise ValueError(f"out_dir {os.fspath(path)} is an existing file; a run folder is a directory (a new one, "
+                             "or a run to resume)")
         self.writable = writable
 
     def file(self, name):

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import keras
@@ -59,7 +60,14 @@ def _open(dataset, seed, data_root, skip_bad_files, progress):
 
     if isinstance(dataset, TaggingDataset):
         return dataset, {"kind": "object", "name": dataset.name}
-    spec = parse_dataset(dataset, seed=seed, data_root=data_root) if isinstance(dataset, str) else dict(dataset)
+    if isinstance(dataset, str):
+        spec = parse_dataset(dataset, seed=seed, data_root=data_root)
+    elif isinstance(dataset, Mapping) and "kind" in dataset:
+        spec = dict(dataset)
+    else:
+        raise ValueError(f"dataset must be a name (gm, gm:TRAIN,VALID,TEST, mtat:PATH, manifest:PATH.csv), a spec "
+                         f"dict from zoo.datasets.parse_dataset or a TaggingDataset; got {dataset!r} "
+                         f"({type(dataset).__name__})")
     return open_dataset(spec, progress=progress, skip_bad_files=skip_bad_files), spec
 
 
@@ -252,10 +260,10 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
         resolve_weights(model_id, weights)
     distribution = make_strategy(strategy)  # before TensorFlow's first op (multi-worker needs that)
     chief = is_chief(distribution)
+    run = RunDirectory(out_dir, writable=chief)
     data, spec = _open(dataset, seed, data_root, skip_bad_files, progress=verbose and chief and sys.stderr.isatty())
     # zoo.load's own length checks, before anything is written to out_dir.
     patch_samples = input_samples(model_id, recipe.input_seconds, data.sample_rate, **model_options)
-    run = RunDirectory(out_dir, writable=chief)
     settings = {"model": model_id, "dataset": spec, "tags": list(data.tags), "weights": weights, "freeze": freeze,
                 "seed": seed, "model_options": model_options,
                 **{f"recipe.{k}": v for k, v in asdict(recipe).items() if k != "summary"}}
