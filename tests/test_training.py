@@ -156,6 +156,18 @@ def test_two_epochs_from_scratch_write_every_output(trained):
     assert scores.shape == (1, 3)
 
 
+def test_zoo_load_takes_the_run_folder(trained):
+    from zoo.models.model_files import model_file
+
+    model = zoo.load(trained)
+    saved = keras.models.load_model(trained / "model.keras")
+    assert zoo.tag_names(model) == sorted(TAGS)
+    waveform = np.random.default_rng(1).standard_normal((2, 16000)).astype("float32")
+    np.testing.assert_array_equal(model.predict(waveform, verbose=0), saved.predict(waveform, verbose=0))
+    described = model_file(trained)
+    assert described.training_seconds == 1 and described.run_folder == str(trained)
+
+
 def test_rerunning_a_finished_run_trains_nothing(trained, manifest, capsys):
     stamp = os.stat(trained / "model.keras").st_mtime_ns
     status = zoo_train([*SMALL_OPTIONS, f"--dataset=manifest:{manifest}", f"--out={trained}", "--epochs=2"])

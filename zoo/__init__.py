@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from zoo.audio import AudioError, load_audio  # noqa: E402
 from zoo.models.keras_registration import register_when_keras_loads  # noqa: E402
+from zoo.models.model_files import ModelFileError  # noqa: E402
 from zoo.models.registry import (  # noqa: E402
     ALIASES,
     InvalidOverrideError,
@@ -41,6 +42,7 @@ __all__ = [
     "ALIASES",
     "AudioError",
     "InvalidOverrideError",
+    "ModelFileError",
     "UnknownModelError",
     "UnknownWeightsError",
     "back_ends",

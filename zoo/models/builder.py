@@ -1,12 +1,15 @@
-"""Builds a zoo model: input stage -> front-end -> back-end -> tagging head."""
+"""Builds a zoo model: input stage -> front-end -> back-end -> tagging head; or loads a saved one."""
+import os
+
 import keras
 from keras import layers
 
 from zoo.models import registry
 from zoo.models.input_stage import LogMelConfig, log_mel, waveform_to_frames
 from zoo.models.layers import MinimumLength, TaggedSigmoid
+from zoo.models.model_files import ModelFileError, is_model_path, model_file
 
-__all__ = ["create_model", "input_samples", "load", "HEAD_DROPOUT"]
+__all__ = ["create_model", "input_samples", "load", "load_model_file", "HEAD_DROPOUT"]
 
 DEFAULT_NUM_CLASSES = 50  # MagnaTagATune's top-50 vocabulary, the field's usual head
 HEAD_DROPOUT = 0.5  # musicnn (both models) drops out half the embedding before the output layer
@@ -190,4 +193,28 @@ def _load_body(model, entry, name, sample_rate, input_seconds, input_stage, over
             model.get_layer(layer.name).set_weights(layer.get_weights())
 
 
-load = create_model
+def load(name, **options):
+    """``create_model(name, **options)`` for a registry id or alias; for a ``.keras`` file or a
+    zoo-train run folder (its best ``model.keras``), the zoo tagging model saved there, as it is.
+
+    A file that cannot be used is named in one line (``zoo.models.model_files.ModelFileError``).
+    """
+    if not is_model_path(name):
+        return create_model(name, **options)
+    if options:
+        raise ValueError(f"zoo.load({os.fspath(name)!r}) loads the saved model as it is; "
+                         f"{', '.join(sorted(options))} apply to registry ids only")
+    return load_model_file(name)
+
+
+def load_model_file(name):
+    """The Keras model of a ``.keras`` file or run folder, after checking it is a zoo tagging model."""
+    from zoo.models.keras_registration import register_layers
+
+    described = model_file(name)
+    register_layers()
+    try:
+        return keras.models.load_model(described.path)
+    except Exception as error:  # Keras raises assorted types for a damaged or foreign archive
+        reason = " ".join(str(error).split())[:300]
+        raise ModelFileError(f"{described.path} could not be loaded: {type(error).__name__}: {reason}") from None

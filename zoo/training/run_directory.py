@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.files import atomic_path, write_csv_atomically
+from zoo.models.model_files import MODEL_FILE, RUN_SETTINGS
 
 __all__ = ["RunDirectory", "SettingsMismatchError"]
 
@@ -69,7 +70,7 @@ class RunDirectory:
 
     def claim(self, settings):
         """Record ``settings`` for a new run, or check they equal the recorded ones."""
-        recorded_path = self.file("run.json")
+        recorded_path = self.file(RUN_SETTINGS)
         if os.path.isfile(recorded_path):
             recorded = _read_json(recorded_path)
             current = json.loads(json.dumps(settings, default=float))
@@ -133,7 +134,7 @@ class RunDirectory:
 
     def save_model(self, model):
         if self.writable:
-            with atomic_path(self.file("model.keras")) as temporary:
+            with atomic_path(self.file(MODEL_FILE)) as temporary:
                 model.save(temporary + ".keras")
                 os.replace(temporary + ".keras", temporary)
 

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from zoo.models import registry
 from zoo.models.builder import input_samples
+from zoo.models.model_files import MODEL_FILE
 from zoo.training import evaluation
 from zoo.training.freezing import FREEZE_MODES, freeze
 from zoo.training.optimizers import make_optimizer
@@ -283,7 +284,7 @@ def _finished_run(run, chief, data):
     metrics = run.metrics()
     _say(f"{run.path} already holds a finished run (test ROC-AUC {metrics['roc_auc']:.4f}, "
          f"PR-AUC {metrics['pr_auc']:.4f}); nothing to train. Use another --out to train again.", chief)
-    model = keras.models.load_model(run.file("model.keras"))
+    model = keras.models.load_model(run.file(MODEL_FILE))
     history = pd.read_csv(run.file("history.csv")).to_dict("records")
     per_tag = pd.read_csv(run.file("per_tag.csv"))
     return TrainingResult(model, metrics, per_tag, history, run.path, data, already_finished=True)
