@@ -1,5 +1,6 @@
 """Builds a zoo model: input stage -> front-end -> back-end -> tagging head; or loads a saved one."""
 import os
+from collections import Counter
 
 import keras
 from keras import layers
@@ -71,7 +72,7 @@ def _check_num_classes(num_classes):
 
 
 def _check_tag_names(tag_names):
-    repeated = sorted({str(name) for name in tag_names if list(map(str, tag_names)).count(str(name)) > 1})
+    repeated = sorted(name for name, count in Counter(map(str, tag_names)).items() if count > 1)
     if repeated:
         raise ValueError(f"tag_names must be distinct; repeated: {', '.join(map(repr, repeated))}")
 

@@ -12,10 +12,10 @@ spectrogram (``zoo.audio.streaming``). Each patch is scored and the per-patch sc
 import numpy as np
 
 from zoo.audio.decoding import DEFAULT_RATE
-from zoo.models.log_mel_config import LogMelConfig
-from zoo.tagging.runtimes import make_runtime
 from zoo.audio.streaming import Patching, stream_patches
+from zoo.models.log_mel_config import LogMelConfig
 from zoo.tagging.network import SCORES, PatchModel, embedding_layers, embedding_recipes
+from zoo.tagging.runtimes import make_runtime
 
 __all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "check_embeddings", "embedding_names", "embeddings",
            "pretrained_model", "tag", "taggram"]
@@ -51,8 +51,8 @@ def _patching(patch_seconds, hop_seconds):
 def _model_id(model):
     """The canonical id of ``model``; only a name that is no pretrained model's id or alias
     goes to the registry (which imports every builder, and so TensorFlow) for its error."""
-    from zoo.weights import available
     from zoo.models.registry import ALIASES, resolve
+    from zoo.weights import available
 
     model_id = ALIASES.get(model, model)
     return model_id if model_id in available() else resolve(model)[0]
