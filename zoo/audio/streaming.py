@@ -9,6 +9,7 @@ samples its frames cover: here each chunk's log-mel is computed from exactly tho
 frames while at most one chunk of audio is held at a time.
 """
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -26,17 +27,24 @@ CHUNK_PATCHES = 64  # ~3.2 min of audio per chunk at musicnn's 3 s patches
 class Patching:
     frames: int  # log-mel frames per patch
     hop_frames: int
+    # Waveform patches of a model with a fixed input length (e.g. 48000 samples for 3 s), which
+    # no frame count gives: (frames - 1) * hop is a multiple of 256. None: derived from frames.
+    waveform_samples: Optional[int] = None
 
     @property
     def samples(self):
-        return frames_to_samples(self.frames, MEL)
+        return self.waveform_samples or frames_to_samples(self.frames, MEL)
 
     def start_frame(self, index):
         return index * self.hop_frames
 
     def count(self, total_samples):
         """Patches in a clip of ``total_samples`` (after padding it to one patch): musicnn's
-        range(0, total_frames - frames + 1, hop) over the centred STFT's frames."""
+        range(0, total_frames - frames + 1, hop) over the centred STFT's frames; for explicit
+        waveform patches, those that lie inside the clip."""
+        if self.waveform_samples:
+            step = self.hop_frames * MEL.hop_length
+            return (max(total_samples, self.samples) - self.samples) // step + 1
         total_frames = 1 + max(total_samples, self.samples) // MEL.hop_length
         return (total_frames - self.frames) // self.hop_frames + 1
 

@@ -14,12 +14,15 @@ import zipfile
 from dataclasses import dataclass
 from typing import Optional
 
+from zoo.models.registry import LOG_MEL, WAVEFORM
+
 __all__ = ["MODEL_FILE", "RUN_SETTINGS", "ModelFile", "ModelFileError", "is_model_path", "model_file"]
 
 # What zoo-train writes into a run folder (zoo.training.run_directory uses these names).
 MODEL_FILE = "model.keras"
 RUN_SETTINGS = "run.json"
 _OUTPUT_LAYER = "zoo>TaggedSigmoid"
+_LOG_MEL_LAYER = "logmel"  # zoo.models.input_stage: the in-graph log-mel's last layer
 
 
 class ModelFileError(ValueError):
@@ -31,6 +34,8 @@ class ModelFile:
     path: str  # the .keras file
     tag_names: tuple
     input_samples: Optional[int]  # None: the model takes any length
+    input_kind: str  # what its front-end meets: LOG_MEL (in-graph log-mel) or WAVEFORM
+    architecture: Optional[str]  # the registry id it was built as (zoo.load names models after it)
     run_folder: Optional[str] = None
     training_seconds: Optional[float] = None  # the run's training crop, for a run folder
 
@@ -108,7 +113,11 @@ def _describe(path, run_folder=None, crop=None):
     if not tag_names:
         raise ModelFileError(f"{path} is a zoo model without tag names; build it with zoo.load(..., tag_names=[...]) "
                              "or train it with zoo-train, which stores the dataset's tags")
-    return ModelFile(os.path.abspath(path), tuple(tag_names), _input_samples(config), run_folder, crop)
+    layers = list(_layers(config))
+    kind = LOG_MEL if any(layer.get("config", {}).get("name") == _LOG_MEL_LAYER for layer in layers) else WAVEFORM
+    architecture = str(config.get("config", {}).get("name", "")).replace("_", "-") or None
+    return ModelFile(os.path.abspath(path), tuple(tag_names), _input_samples(config), kind, architecture,
+                     run_folder, crop)
 
 
 def model_file(name):

@@ -1,4 +1,4 @@
-"""Tag any audio with a pretrained zoo model, the way musicnn does.
+"""Tag any audio with a pretrained zoo model or one of your own, the way musicnn does.
 
 The clip's log-mel spectrogram (``zoo.audio.log_mel``, equal to the models' input stage) is cut into
 patches (3 s = 187 frames, no overlap by default; the incomplete tail is dropped as musicnn does,
@@ -13,14 +13,17 @@ import numpy as np
 
 from zoo.audio.decoding import DEFAULT_RATE
 from zoo.audio.streaming import Patching, stream_patches
-from zoo.models.log_mel_config import LogMelConfig
-from zoo.tagging.network import SCORES, PatchModel, embedding_layers, embedding_recipes
+from zoo.models.log_mel_config import LogMelConfig, waveform_to_frames
+from zoo.models.model_files import is_model_path, model_file
+from zoo.models.registry import WAVEFORM
+from zoo.tagging.network import SCORES, FilePatchModel, PatchModel, embedding_layers, embedding_recipes
 from zoo.tagging.runtimes import make_runtime
 
 __all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "check_embeddings", "embedding_names", "embeddings",
            "pretrained_model", "tag", "taggram"]
 
 DEFAULT_MODEL = "musicnn-vertical-horizontal"
+DEFAULT_WEIGHTS = "mtt"
 AGGREGATES = {"mean": np.mean, "max": np.max}
 # Patches per inference call. Throughput on the ONNX patch model is flat from 8 to 64 (147 clips/s,
 # 2 threads), but smaller calls overlap better with the decoding thread and keep the runtimes'
@@ -28,6 +31,7 @@ AGGREGATES = {"mean": np.mean, "max": np.max}
 # 1,242 MB at 32 (2-core AMD EPYC, 2026-11-27).
 BATCH_SIZE = 8
 _MEL = LogMelConfig(sample_rate=DEFAULT_RATE)  # the pretrained models' input
+DEFAULT_PATCH_SECONDS = 3.0  # musicnn's patch (187 frames), for models that take any length
 
 
 def _positive(value, name):
@@ -36,40 +40,70 @@ def _positive(value, name):
     return value
 
 
+def _hop_frames(hop_seconds, frames):
+    if hop_seconds is None:
+        return frames
+    return max(1, round(_positive(hop_seconds, "hop_seconds") * _MEL.sample_rate / _MEL.hop_length))
+
+
 def _patching(patch_seconds, hop_seconds):
     # musicnn: frames = librosa.time_to_frames(seconds, n_fft=512, hop=256) + 1, i.e. 187 for 3 s.
+    patch_seconds = DEFAULT_PATCH_SECONDS if patch_seconds is None else patch_seconds
     samples = int(_positive(patch_seconds, "patch_seconds") * _MEL.sample_rate)
     frames = (samples - _MEL.n_fft // 2) // _MEL.hop_length + 1
     if frames < 2:
         raise ValueError(f"patch_seconds={patch_seconds!r} is shorter than two log-mel frames")
-    if hop_seconds is None:
-        return Patching(frames, frames)
-    hop_frames = round(_positive(hop_seconds, "hop_seconds") * _MEL.sample_rate / _MEL.hop_length)
-    return Patching(frames, max(1, hop_frames))
+    return Patching(frames, _hop_frames(hop_seconds, frames))
+
+
+def _file_patching(described, patch_seconds, hop_seconds):
+    """The patches a model file is scored on: its own input length when it has one; else
+    ``patch_seconds``, or the run's training crop, or musicnn's 3 s."""
+    if described.input_samples is None:
+        return _patching(patch_seconds or described.training_seconds, hop_seconds)
+    own = described.input_samples
+    if patch_seconds is not None and round(patch_seconds * _MEL.sample_rate) != own:
+        raise ValueError(f"{described.path} takes patches of {own} samples ({own / _MEL.sample_rate:g} s) only, "
+                         f"not patch_seconds={patch_seconds!r}")
+    frames = waveform_to_frames(own, _MEL)
+    waveform_samples = own if described.input_kind == WAVEFORM else None
+    return Patching(frames, _hop_frames(hop_seconds, frames), waveform_samples)
 
 
 def _model_id(model):
-    """The canonical id of ``model``; only a name that is no pretrained model's id or alias
-    goes to the registry (which imports every builder, and so TensorFlow) for its error."""
+    """The canonical id of ``model`` (for a model file: the id it was built as, else "file");
+    only a name that is no pretrained model's id or alias goes to the registry (which imports
+    every builder, and so TensorFlow) for its error."""
     from zoo.models.registry import ALIASES, resolve
     from zoo.weights import available
 
+    if is_model_path(model):
+        return model_file(model).architecture or "file"
     model_id = ALIASES.get(model, model)
     return model_id if model_id in available() else resolve(model)[0]
 
 
+def _check_file_weights(model, weights):
+    if weights not in (None, DEFAULT_WEIGHTS):
+        raise ValueError(f"{model} carries its own weights; weights={weights!r} applies to registry ids only")
+
+
 def pretrained_model(model, weights):
-    """(canonical model id, tag names) of pretrained ``weights`` for ``model``; the zoo's
-    errors for unknown names. Needs no TensorFlow."""
+    """(canonical model id, tag names) of ``weights`` for ``model``, or of the model file
+    ``model`` names; the zoo's errors for unknown names or unusable files. Needs no TensorFlow."""
     from zoo.weights import resolve_weights
 
+    if is_model_path(model):
+        _check_file_weights(model, weights)
+        described = model_file(model)
+        return described.architecture or "file", list(described.tag_names)
     if weights is None:
         raise ValueError("Tagging needs pretrained weights; weights=None would tag with random ones.")
     model_id = _model_id(model)
     return model_id, list(resolve_weights(model_id, weights).tag_names)
 
 
-def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None,
+def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=None, hop_seconds=None,
             runtime="tf"):
     """Tag scores per patch: a DataFrame indexed by patch start ``time`` (s), one column per tag.
 
@@ -103,7 +137,7 @@ def tag(
     weights="mtt",
     sample_rate=None,
     top_k=5,
-    patch_seconds=3.0,
+    patch_seconds=None,
     hop_seconds=None,
     aggregate="mean",
     runtime="tf",
@@ -112,11 +146,14 @@ def tag(
 
     Args:
         audio: path of a wav/flac/ogg/mp3 file, or an array (see ``zoo.audio.load_audio``).
-        model: model id or alias with registered weights (``zoo.list_weights()``).
-        weights: pretrained weights name, e.g. "mtt" (MagnaTagATune) or "msd" (Million Song).
+        model: model id or alias with registered weights (``zoo.list_weights()``), or a model of
+            your own: a ``.keras`` file or a zoo-train run folder (its tag names come with it).
+        weights: pretrained weights name, e.g. "mtt" (MagnaTagATune) or "msd" (Million Song);
+            a model file carries its own.
         sample_rate: rate of an array input in Hz (None: already 16 kHz).
         top_k: number of rows; None returns every tag.
-        patch_seconds: patch length (musicnn: 3 s = 187 frames; the VGG models need 3 s).
+        patch_seconds: patch length; None: the model's own (a fixed-length model's input, a run
+            folder's training crop, else musicnn's 3 s = 187 frames; the VGG models need 3 s).
         hop_seconds: distance between patch starts; None = patch length (no overlap).
         aggregate: "mean" or "max" of the per-patch scores.
         runtime: what scores the patches (``zoo.tagging.runtimes.RUNTIMES``): "tf" (the Keras model),
@@ -125,7 +162,7 @@ def tag(
     return analyse(audio, model, weights, sample_rate, top_k, (), aggregate, patch_seconds, hop_seconds, runtime)[0]
 
 
-def embeddings(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=3.0, hop_seconds=None,
+def embeddings(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=None, hop_seconds=None,
                runtime="tf"):
     """Intermediate representations per patch, as musicnn's extractor offers them.
 
@@ -154,6 +191,17 @@ def check_embeddings(model, names):
         raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {_model_id(model)!r}; known: {', '.join(known)}")
 
 
+def _patch_model(model, weights, model_id, patch_seconds, hop_seconds):
+    """(Patching, what scores the patches) for registered weights or a model file."""
+    if not is_model_path(model):
+        patching = _patching(patch_seconds, hop_seconds)
+        return patching, PatchModel(model_id, weights, patching.samples)
+    described = model_file(model)
+    patching = _file_patching(described, patch_seconds, hop_seconds)
+    return patching, FilePatchModel(described.path, described.content_hash(), patching.samples,
+                                    described.input_kind, described.architecture)
+
+
 class Analyser:
     """One model's analysis of audio: patches streamed, scored, tags ranked, embeddings kept.
 
@@ -162,16 +210,16 @@ class Analyser:
     """
 
     def __init__(self, model=DEFAULT_MODEL, weights="mtt", top_k=5, embeddings=(), aggregate="mean",
-                 patch_seconds=3.0, hop_seconds=None, runtime="tf"):
+                 patch_seconds=None, hop_seconds=None, runtime="tf"):
         _check_tag_options(top_k, aggregate)
         self.model_id, self.tag_names = pretrained_model(model, weights)
         self.names = tuple(sorted(set(embeddings)))
-        check_embeddings(self.model_id, self.names)
+        check_embeddings(model, self.names)
         self.top_k, self.aggregate = top_k, aggregate
-        self.patching = _patching(patch_seconds, hop_seconds)
+        self.patching, patch_model = _patch_model(model, weights, self.model_id, patch_seconds, hop_seconds)
         self.recipes = {n: r for n, r in embedding_recipes(self.model_id).items() if n in self.names}
         layers = tuple(embedding_layers(self.model_id, self.names))
-        self.runtime = make_runtime(runtime, PatchModel(self.model_id, weights, self.patching.samples), layers)
+        self.runtime = make_runtime(runtime, patch_model, layers)
 
     @property
     def input_kind(self):
@@ -205,7 +253,7 @@ class Analyser:
 
 
 def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5, embeddings=(),
-            aggregate="mean", patch_seconds=3.0, hop_seconds=None, runtime="tf"):
+            aggregate="mean", patch_seconds=None, hop_seconds=None, runtime="tf"):
     """(tags as ``tag`` returns them, {name: array} of the requested ``embeddings``) in one pass.
 
     The patches are cut and scored once; the requested embeddings (``embedding_names(model)``;

@@ -145,8 +145,8 @@ def _check_arguments(args):
     if layers and not RUNTIMES[args.runtime].gives_embeddings:
         raise _UsageError(f"--embeddings {','.join(layers)} need --runtime onnx or tf (runtime {args.runtime} "
                           "computes the tag scores only)")
-    model_id, _ = pretrained_model(args.model, args.weights)
-    check_embeddings(model_id, args.embeddings)  # a ValueError: one line, exit 2
+    pretrained_model(args.model, args.weights)  # unknown names and unusable model files: one line, exit 2
+    check_embeddings(args.model, args.embeddings)  # a ValueError: one line, exit 2
 
 
 def _one_line(error):

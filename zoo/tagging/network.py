@@ -1,12 +1,13 @@
-"""The Keras network that tagging runs: a pretrained tagger for one patch length, with the
-layers behind each embedding (musicnn's extractor features) as extra outputs.
+"""The Keras network that tagging runs: a tagger for one patch length (registered weights, or a
+model file of the user's), with the layers behind each embedding (musicnn's extractor
+features) as extra outputs.
 
 Only the names live at module level; building a network imports TensorFlow.
 """
 import functools
 from dataclasses import dataclass
 
-__all__ = ["PatchModel", "SCORES", "analysis_network", "embedding_layers", "embedding_recipes", "inference_network",
+__all__ = ["FilePatchModel", "PatchModel", "SCORES", "analysis_network", "embedding_layers", "embedding_recipes", "inference_network",
            "tagger"]
 
 SCORES = "scores"  # the output holding the tag scores
@@ -77,19 +78,63 @@ class PatchModel:
 
         return resolve(self.model_id)[1].input_kind
 
+    def build(self):
+        from zoo.audio.decoding import DEFAULT_RATE
+        from zoo.models.builder import create_model
+        from zoo.models.registry import WAVEFORM
+
+        return create_model(self.model_id, weights=self.weights, sample_rate=DEFAULT_RATE,
+                            input_seconds=self.samples / DEFAULT_RATE, input_stage=self.input_kind() == WAVEFORM)
+
+
+@dataclass(frozen=True)
+class FilePatchModel:
+    """A model file of the user's (``zoo.models.model_files``) scoring patches of ``samples``
+    samples; named by the file's content, so that a changed file is converted again."""
+
+    path: str
+    content_hash: str
+    samples: int
+    kind: str  # LOG_MEL or WAVEFORM
+    architecture: str = None  # the registry id it was built as, for its embeddings' layer names
+
+    @property
+    def model_id(self):
+        return self.architecture or "file"
+
+    @property
+    def cache_name(self):
+        return f"file-{self.content_hash[:32]}-{self.samples}"
+
+    def input_kind(self):
+        return self.kind
+
+    def build(self):
+        """The saved model; for log-mel front-ends, its body after the in-graph log-mel."""
+        import keras
+
+        from zoo.models.builder import load_model_file
+        from zoo.models.registry import LOG_MEL
+
+        model = load_model_file(self.path)
+        if self.kind != LOG_MEL:
+            return model
+        # A copy with an Input of its own: a model cut at an inner tensor cannot be cloned again
+        # (the inference rewrite clones), and its layers' outputs would point into the whole model.
+        cut = keras.Model(model.get_layer(LOG_MEL_LAYER).output, model.output)
+        body = keras.models.clone_model(cut)
+        body.set_weights(cut.get_weights())
+        return body
+
+
+LOG_MEL_LAYER = "logmel"  # zoo.models.input_stage: the in-graph log-mel's last layer
+
 
 @functools.lru_cache(maxsize=8)
 def tagger(patch_model):
-    """The pretrained Keras model for ``patch_model``'s patches: log-mel in for log-mel
-    front-ends (the patches are cut from the clip's log-mel), waveform in otherwise."""
-    from zoo.audio.decoding import DEFAULT_RATE
-    from zoo.models.builder import create_model
-    from zoo.models.registry import WAVEFORM
-
-    return create_model(
-        patch_model.model_id, weights=patch_model.weights, sample_rate=DEFAULT_RATE,
-        input_seconds=patch_model.samples / DEFAULT_RATE, input_stage=patch_model.input_kind() == WAVEFORM,
-    )
+    """The Keras model for ``patch_model``'s patches: log-mel in for log-mel front-ends (the
+    patches are cut from the clip's log-mel), waveform in otherwise."""
+    return patch_model.build()
 
 
 def _layer_output(keras_model, name):
