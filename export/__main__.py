@@ -1,4 +1,4 @@
-"""python -m export --model=ID --base_path=DIR [--weights=mtt] [--version=N] [--force] [--top_k=5]
+"""python -m export --model=ID|FILE.keras|RUN_FOLDER --base_path=DIR [--weights=mtt] [--version=N] [--force]
 
 Writes DIR/<model id>/<version>/ for TF Serving; optionally a models.config for every model
 under DIR, a batching parameters file, and TFLite / ONNX files.
@@ -14,12 +14,14 @@ __all__ = ["main", "parse_args"]
 
 def _parser():
     parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="zoo model id or alias, e.g. musicnn-vertical-horizontal")
+    parser.add_argument("--model", required=True, help="zoo model id or alias (e.g. musicnn-vertical-horizontal), "
+                                                      "a .keras file or a zoo-train run folder")
     parser.add_argument("--base_path", required=True, help="directory TF Serving watches (one folder per model)")
     parser.add_argument("--weights", default=None, help="pretrained weights name, e.g. mtt (default: random init)")
     parser.add_argument("--version", type=int, default=None, help="version number (default: the next one)")
     parser.add_argument("--force", action="store_true", help="replace an existing version")
-    parser.add_argument("--top_k", type=int, default=5, help="tags returned in top_k_tags (default 5)")
+    parser.add_argument("--top_k", type=int, default=None,
+                        help="tags returned in top_k_tags (default 5, or every tag of a model with fewer)")
     parser.add_argument("--sample_rate", type=int, default=16000, help="model input rate in Hz (default 16000)")
     parser.add_argument("--input_seconds", type=float, default=None,
                         help="clip length of fixed-length back-ends (dense, fcn; default: musicnn's 3 s patch, "
@@ -69,11 +71,12 @@ def _run(args):
     tf.get_logger().setLevel("ERROR")  # saving a lookup table logs a harmless collection warning
 
     length = {} if args.input_seconds is None else {"input_seconds": args.input_seconds}
-    model = saved_model.build_servable_model(args.model, weights=args.weights, sample_rate=args.sample_rate, **length)
+    model, name, patch = saved_model.servable(args.model, weights=args.weights, sample_rate=args.sample_rate,
+                                              **length)
     exported = saved_model.export_saved_model(
         model, args.base_path, args.version, args.force, top_k=args.top_k, sample_rate=args.sample_rate,
-        model_name=saved_model.serving_model_name(args.model), warmup_requests=not args.no_warmup,
-        check_ops=not args.skip_op_check,
+        model_name=name, warmup_requests=not args.no_warmup, check_ops=not args.skip_op_check,
+        patch_length=patch,
     )
     print(_describe(exported))
     if args.model_config:
@@ -84,10 +87,10 @@ def _run(args):
         server_config.write_batching_parameters(args.batching_parameters, max_batch_size=args.max_batch_size)
         print(f"wrote {args.batching_parameters}")
     if args.tflite:
-        to_tflite.export_tflite(model, args.tflite)
+        to_tflite.export_tflite(model, args.tflite, patch_samples=patch)
         print(f"wrote {args.tflite}")
     if args.onnx:
-        to_onnx.export_onnx(model, args.onnx)
+        to_onnx.export_onnx(model, args.onnx, patch_samples=patch)
         print(f"wrote {args.onnx}")
 
 

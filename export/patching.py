@@ -100,18 +100,22 @@ def _takes_log_mel(model):
     return any(layer.name == LOG_MEL_LAYER for layer in model.layers)
 
 
-def patch_samples(model):
-    """Samples per patch the clip model cuts: the model's own input length, or musicnn's 3 s."""
+def patch_samples(model, samples=None):
+    """Samples per patch the clip model cuts: ``samples`` when given (a run folder's training
+    crop, as zoo.tag cuts it), else the model's own input length, else musicnn's 3 s."""
+    if samples is not None:
+        return samples
     if _takes_log_mel(model):
         return frames_to_samples(model.get_layer(LOG_MEL_LAYER).output.shape[1] or DEFAULT_PATCH_FRAMES)
     return model.input_shape[1] or frames_to_samples(DEFAULT_PATCH_FRAMES)
 
 
-def clip_model(model, output="scores"):
+def clip_model(model, output="scores", samples=None):
     """A Keras model: waveform [batch, samples] of any length -> the mean over zoo.tag's
-    patches of ``model``'s ``output`` ("scores", or "embedding": the back-end's output)."""
+    patches of ``model``'s ``output`` ("scores", or "embedding": the back-end's output);
+    ``samples``: the patch length, when not the model's own (see ``patch_samples``)."""
     waveform = keras.Input((None,), name="waveform")
-    samples = patch_samples(model)
+    samples = patch_samples(model, samples)
     x = PadToLength(samples, name="pad_to_one_patch")(waveform)
     if _takes_log_mel(model):
         for layer in _input_stage(model):

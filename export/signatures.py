@@ -65,7 +65,7 @@ def _check_not_empty(waveform):
     tf.debugging.assert_greater_equal(tf.shape(waveform)[1], 1, message="waveform is empty: send at least one sample")
 
 
-def build_archive(model, tag_file, *, top_k):
+def build_archive(model, tag_file, *, top_k, patch_samples=None):
     """A keras ExportArchive with the serving_default, embed and tag_names signatures.
 
     Args:
@@ -76,7 +76,7 @@ def build_archive(model, tag_file, *, top_k):
     num_classes = model.output_shape[-1]
     if not 1 <= top_k <= num_classes:
         raise ExportError(f"top_k must be between 1 and {num_classes} (the model's classes), got {top_k}")
-    scorer, embedder = clip_model(model, "scores"), clip_model(model, "embedding")
+    scorer, embedder = clip_model(model, "scores", patch_samples), clip_model(model, "embedding", patch_samples)
     table = _tag_table(tag_file)
     spec = tf.TensorSpec([None, None], tf.float32, name=INPUT_NAME)
 

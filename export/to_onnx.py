@@ -18,10 +18,11 @@ class OnnxExport:
     real_valued_stft: bool
 
 
-def export_onnx(model, path, *, opset=DEFAULT_OPSET, real_valued_stft=True):
+def export_onnx(model, path, *, opset=DEFAULT_OPSET, real_valued_stft=True, patch_samples=None):
     """Write model as a .onnx file taking clips of any length and returning zoo.tag's scores
     (the mean over its patches, export.patching); returns an OnnxExport describing it."""
-    onnx_model = convert_to_onnx(clip_model(model), opset=opset, real_valued_stft=real_valued_stft)
+    onnx_model = convert_to_onnx(clip_model(model, samples=patch_samples), opset=opset,
+                                 real_valued_stft=real_valued_stft)
     with open(path, "wb") as f:
         f.write(onnx_model.SerializeToString())
     return OnnxExport(path=str(path), opset=opset, real_valued_stft=real_valued_stft)

@@ -20,10 +20,11 @@ class TfliteExport:
     real_valued_stft: bool
 
 
-def export_tflite(model, path, *, real_valued_stft=True, select_tf_ops=False):
+def export_tflite(model, path, *, real_valued_stft=True, select_tf_ops=False, patch_samples=None):
     """Write model as a .tflite file taking clips of any length and returning zoo.tag's scores
     (the mean over its patches, export.patching); returns a TfliteExport describing it."""
-    flatbuffer = convert_to_tflite(clip_model(model), real_valued_stft=real_valued_stft, select_tf_ops=select_tf_ops)
+    flatbuffer = convert_to_tflite(clip_model(model, samples=patch_samples), real_valued_stft=real_valued_stft,
+                                   select_tf_ops=select_tf_ops)
     with open(path, "wb") as f:
         f.write(flatbuffer)
     return TfliteExport(path=str(path), uses_select_tf_ops=select_tf_ops, real_valued_stft=real_valued_stft)

@@ -20,7 +20,7 @@ from zoo.tagging.network import SCORES, FilePatchModel, PatchModel, embedding_la
 from zoo.tagging.runtimes import make_runtime
 
 __all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "check_embeddings", "embedding_names", "embeddings",
-           "pretrained_model", "tag", "taggram"]
+           "file_patching", "pretrained_model", "tag", "taggram"]
 
 DEFAULT_MODEL = "musicnn-vertical-horizontal"
 DEFAULT_WEIGHTS = "mtt"
@@ -56,7 +56,7 @@ def _patching(patch_seconds, hop_seconds):
     return Patching(frames, _hop_frames(hop_seconds, frames))
 
 
-def _file_patching(described, patch_seconds, hop_seconds):
+def file_patching(described, patch_seconds=None, hop_seconds=None):
     """The patches a model file is scored on: its own input length when it has one; else
     ``patch_seconds``, or the run's training crop, or musicnn's 3 s."""
     if described.input_samples is None:
@@ -197,7 +197,7 @@ def _patch_model(model, weights, model_id, patch_seconds, hop_seconds):
         patching = _patching(patch_seconds, hop_seconds)
         return patching, PatchModel(model_id, weights, patching.samples)
     described = model_file(model)
-    patching = _file_patching(described, patch_seconds, hop_seconds)
+    patching = file_patching(described, patch_seconds, hop_seconds)
     return patching, FilePatchModel(described.path, described.content_hash(), patching.samples,
                                     described.input_kind, described.architecture)
 
