@@ -80,3 +80,28 @@ def test_the_names_of_earlier_releases_still_work():
     assert pretrained.PretrainedWeights is WeightsEntry
     assert pretrained.resolve_weights is weights.resolve_weights
     assert pretrained.available("dense-small-rectangular") == ["msd", "mtt"]
+
+
+def test_a_weights_file_of_ones_own_goes_where_registered_weights_go(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(weights, "_REGISTRY", {model: dict(entries) for model, entries in weights._REGISTRY.items()})
+    trained = zoo.load("maxpool-vertical", input_seconds=None, num_classes=2, tag_names=["dry", "wet"])
+    trained.get_layer("head_logits").set_weights([np.full((200, 2), 0.01, "float32"), np.array([1.0, -1.0], "float32")])
+    path = tmp_path / "mine.weights.h5"
+    trained.save_weights(path)
+    zoo.register_weights_file("maxpool-vertical", "mine", path, ["dry", "wet"])
+    zoo.register_weights_file("maxpool-vertical", "mine", path, ["dry", "wet"])  # again: harmless
+    row = zoo.list_weights("maxpool-vertical").iloc[0]
+    assert (row.weights, row.tags, row.source) == ("mine", 2, str(path))
+    loaded = zoo.load("maxpool-vertical", weights="mine", input_seconds=None)
+    assert zoo.tag_names(loaded) == ["dry", "wet"]
+    clip = np.sin(np.arange(16000 * 7) / 20.0).astype("float32")
+    tags = zoo.tag(clip, model="maxpool-vertical", weights="mine", top_k=None, runtime="onnx")
+    direct = zoo.tag(clip, model="maxpool-vertical", weights="mine", top_k=None, runtime="tf")
+    assert list(tags.tag) == list(direct.tag) == ["dry", "wet"]
+    np.testing.assert_allclose(tags.score, direct.score, atol=1e-5)
+    with pytest.raises(WeightsRegistryError, match="registered twice"):
+        zoo.register_weights_file("maxpool-vertical", "mine", path, ["dry", "wet", "hot"])
+    with pytest.raises(weights.UnknownWeightsError, match="no such weights file"):
+        zoo.register_weights_file("maxpool-vertical", "other", tmp_path / "missing.weights.h5", ["a"])

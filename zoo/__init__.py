@@ -36,7 +36,7 @@ from zoo.models.registry import (  # noqa: E402
     list_models,
 )
 from zoo.tagging.analyser import embeddings, tag, taggram  # noqa: E402
-from zoo.weights import UnknownWeightsError  # noqa: E402
+from zoo.weights import UnknownWeightsError, register_weights_file  # noqa: E402
 
 __all__ = [
     "ALIASES",
@@ -54,6 +54,7 @@ __all__ = [
     "list_weights",
     "load",
     "load_audio",
+    "register_weights_file",
     "tag",
     "tag_names",
     "taggram",

@@ -13,14 +13,16 @@ imports the packages built on it, and a third-party package adds weights the sam
 Imports nothing from the zoo, nor TensorFlow: it is on the floor every package may reach.
 """
 import difflib
+import hashlib
 import importlib.metadata
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 __all__ = ["ENTRY_POINT_GROUP", "UnknownWeightsError", "WeightsEntry", "WeightsRegistryError", "available",
-           "list_weights", "register_weights", "resolve_weights"]
+           "list_weights", "register_weights", "register_weights_file", "resolve_weights"]
 
 ENTRY_POINT_GROUP = "audio_zoo.weights"
 
@@ -48,6 +50,7 @@ class WeightsEntry:
     source: str = ""  # where the values come from and how they are converted
     prepare: Optional[Callable] = None  # prepare(): fetch and convert ahead of time (e.g. before going offline)
     sample_rate: Optional[int] = None  # of the audio it was trained on; zoo.load refuses another (None: any)
+    content_hash: str = ""  # of a weights file: conversions of the model are cached under it
 
     @property
     def num_classes(self):
@@ -68,6 +71,42 @@ def register_weights(entry):
                                    f"({taken.source or 'first'} and {entry.source or 'second'})")
     _REGISTRY.setdefault(entry.model_id, {})[entry.name] = entry
     return entry
+
+
+@dataclass(frozen=True)
+class _WeightsFile:
+    """load_into of a registered .weights.h5 file (equal for equal paths: re-registering is harmless)."""
+
+    path: str
+
+    def __call__(self, model):
+        model.load_weights(self.path)
+        return model
+
+
+def _file_hash(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def register_weights_file(model_id, name, path, tag_names, sample_rate=16000, **model_options):
+    """Registers a ``.weights.h5`` file (``model.save_weights``) of a model built as
+    ``zoo.load(model_id, tag_names=tag_names, **model_options)``, for this process: from then on
+    ``zoo.load(model_id, weights=name)``, ``zoo.tag(..., model=model_id, weights=name)``, zoo-tag's
+    Python API and export take it by name. To have it in every process, call this at start-up, or
+    ship it as a provider in the ``audio_zoo.weights`` entry-point group. ``model_id`` must be the
+    canonical id (``zoo.list_models()``)."""
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise UnknownWeightsError(f"no such weights file: {path}")
+    tag_names = tuple(str(tag) for tag in tag_names)
+    _read_providers()  # a provider's entry of the same name is found before, not after, this one
+    return register_weights(WeightsEntry(
+        model_id, name, tag_names, _WeightsFile(path), dict(model_options),
+        source=path, sample_rate=sample_rate, content_hash=_file_hash(path)))
 
 
 def _entry_points():

@@ -48,10 +48,23 @@ _EMBEDDINGS = {
 }
 
 
+_HEAD_INPUT = (("head_dropout",), _only)  # the back-end's embedding: the input of the tagging head
+# Back-end -> its pooled features over time (before the penultimate dense block).
+_POOLED = {
+    "maxpool": {"pooled": (("backend_time_max",), _only)},
+    "avgpool": {"pooled": (("backend_time_mean",), _only)},
+    "attention": {"pooled": (("backend_attention",), _only)},
+    "musicnn": {"max_pool": (("backend_time_max_mean",), _maxima), "mean_pool": (("backend_time_max_mean",), _means)},
+}
+
+
 def embedding_recipes(model_id):
-    """{embedding name: (layer names, combine)}; other models offer the back-end's embedding,
-    the input of the tagging head."""
-    return _EMBEDDINGS.get(model_id, {"embedding": (("head_dropout",), _only)})
+    """{embedding name: (layer names, combine)}: musicnn's extractor features for the pretrained
+    musicnn and VGG; for the others the back-end's embedding (``embedding``, also offered as
+    ``penultimate``) and its pooled features where it has them."""
+    if model_id in _EMBEDDINGS:
+        return _EMBEDDINGS[model_id]
+    return {"embedding": _HEAD_INPUT, "penultimate": _HEAD_INPUT, **_POOLED.get(model_id.split("-")[0], {})}
 
 
 def embedding_layers(model_id, names=None):
@@ -71,7 +84,10 @@ class PatchModel:
 
     @property
     def cache_name(self):
-        return f"{self.model_id}-{self.weights}-{self.samples}"
+        from zoo.weights import resolve_weights
+
+        content = resolve_weights(self.model_id, self.weights).content_hash[:16]  # a user's weights file
+        return "-".join(filter(None, (self.model_id, self.weights, content, str(self.samples))))
 
     def input_kind(self):
         from zoo.models.registry import resolve

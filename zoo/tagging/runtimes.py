@@ -22,7 +22,9 @@ from zoo.tagging.network import SCORES, analysis_network, embedding_layers, infe
 
 __all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "RuntimeUnavailable", "make_runtime"]
 
-CONVERSION_VERSION = 2  # bump when a converted file's contents would change (2: embedding outputs, pool first)
+# Bump when a converted file's contents would change (2: embedding outputs, pool first; 3: the
+# back-ends' pooled features as outputs too).
+CONVERSION_VERSION = 3
 
 
 class RuntimeUnavailable(ValueError):
