@@ -45,12 +45,17 @@ def parse_args(argv=None):
     return _parser().parse_args(argv)
 
 
-def _user_errors():
+def _naming_errors():
+    """A model named wrongly on the command line: exit 2, as zoo-tag and zoo.beam do."""
     import zoo
-    from export.errors import ExportError
-    from zoo.weights import UnknownWeightsError
 
-    return (ExportError, zoo.UnknownModelError, zoo.InvalidOverrideError, UnknownWeightsError, ValueError, OSError)
+    return (zoo.UnknownModelError, zoo.InvalidOverrideError, zoo.UnknownWeightsError, zoo.ModelFileError)
+
+
+def _user_errors():
+    from export.errors import ExportError
+
+    return (ExportError, ValueError, OSError)
 
 
 def _describe(exported):
@@ -98,6 +103,9 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         _run(args)
+    except _naming_errors() as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     except _user_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -64,8 +64,8 @@ def servable(model_or_id, *, weights=None, sample_rate=DEFAULT_SAMPLE_RATE, **bu
         model = build_servable_model(model_or_id, weights=weights, sample_rate=sample_rate, **build)
         return model, serving_model_name(model_or_id), None
     if weights is not None or build or sample_rate != DEFAULT_SAMPLE_RATE:
-        raise ExportError(f"{model_or_id} is exported as it was saved; --weights, --sample_rate, --input_seconds "
-                          "and model options apply to registry ids only")
+        raise registry.InvalidOverrideError(f"{model_or_id} is exported as it was saved; --weights, --sample_rate, "
+                                            "--input_seconds and model options apply to registry ids only")
     described = model_file(model_or_id)
     return zoo.load(model_or_id), _servable_name(described), file_patching(described).samples
 

@@ -303,7 +303,7 @@ def test_command_line_exports_and_writes_the_model_config(tmp_path):
 
     again = _cli("--model=maxpool-frame-single", f"--base_path={tmp_path / 'models'}", "--version=1", cwd=tmp_path)
     unknown = _cli("--model=musicn", f"--base_path={tmp_path / 'models'}", cwd=tmp_path)
-    expected = {"version 1 already exists": again, "Unknown model 'musicn'. Did you mean: musicnn": unknown}
-    for message, failed in expected.items():
-        assert failed.returncode == 1
+    expected = {"version 1 already exists": (again, 1), "Unknown model 'musicn'. Did you mean: musicnn": (unknown, 2)}
+    for message, (failed, status) in expected.items():
+        assert failed.returncode == status
         assert f"error: {message}" in failed.stderr and "Traceback" not in failed.stderr

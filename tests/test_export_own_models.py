@@ -57,4 +57,50 @@ def test_a_run_folder_is_served_with_its_tag_names_and_zoo_tags_scores(run_folde
 def test_options_for_registry_ids_are_refused_with_a_file(run_folder, tmp_path, capsys):
     status = export_main([f"--model={run_folder}", f"--base_path={tmp_path}", "--weights=mtt"])
     error = capsys.readouterr().err.strip()
-    assert status == 1 and len(error.splitlines()) == 1 and "exported as it was saved" in error
+    assert status == 2 and len(error.splitlines()) == 1 and "exported as it was saved" in error
+
+
+@pytest.mark.parametrize("named", ["run folder", ".keras"])
+def test_every_entry_point_takes_the_run_folder_and_its_keras_file(run_folder, tmp_path, named, capsys):
+    import json
+
+    import soundfile
+
+    from export.saved_model import export_saved_model
+    from zoo.tagging.beam import main as beam_main
+    from zoo.tagging.cli import main as zoo_tag
+
+    model = run_folder if named == "run folder" else run_folder / "model.keras"
+    library = tmp_path / "library"
+    library.mkdir()
+    for index in range(2):
+        soundfile.write(library / f"clip{index}.wav", _clip(2.5 + index), SR)
+    assert zoo.tag_names(zoo.load(model)) == sorted(TAGS)
+    assert list(zoo.taggram(_clip(), model=model).columns) == sorted(TAGS)
+    assert zoo_tag([str(library), "--model", str(model), "--format", "jsonl", "--output", str(tmp_path / "t.jsonl")]) == 0
+    tagged = {r["file"]: r for r in map(json.loads, (tmp_path / "t.jsonl").read_text().splitlines())}
+    assert beam_main([f"--input={library}", f"--output={tmp_path / 'beam' / 'tags'}", f"--model={model}",
+                      "--runner=DirectRunner"]) == 0
+    (shard,) = (tmp_path / "beam").iterdir()
+    beamed = {r["file"]: r for r in map(json.loads, shard.read_text().splitlines())}
+    assert sorted(beamed) == sorted(tagged)
+    for file, record in tagged.items():
+        assert [t["tag"] for t in beamed[file]["tags"]] == [t["tag"] for t in record["tags"]]
+        np.testing.assert_allclose([t["score"] for t in beamed[file]["tags"]], [t["score"] for t in record["tags"]],
+                                   atol=1e-5)
+    exported = export_saved_model(model, tmp_path / "models", check_ops=False, warmup_requests=False)
+    assert exported.tag_names == tuple(sorted(TAGS)) and exported.patch_samples == SR  # its input: the 1 s crop
+    capsys.readouterr()
+
+
+def test_the_command_lines_refuse_an_unusable_model_file_with_status_2(tmp_path, capsys):
+    from zoo.tagging.beam import main as beam_main
+
+    unfinished = tmp_path / "run"
+    unfinished.mkdir()
+    (unfinished / "run.json").write_text("{}")
+    assert export_main([f"--model={unfinished}", f"--base_path={tmp_path / 'models'}"]) == 2
+    assert "no finished epoch yet" in capsys.readouterr().err
+    assert beam_main([f"--input={tmp_path}", f"--output={tmp_path / 'out'}", f"--model={unfinished}"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "no finished epoch yet" in error
