@@ -5,7 +5,6 @@ The checkpoints ship inside the musicnn 0.1.0 wheel on PyPI. We fetch that wheel
 machines point ``ZOO_MUSICNN_WHEEL`` (or the ``source`` argument) at a local copy of the
 wheel, or at a folder holding the checkpoint folders (``MTT_musicnn/`` ...).
 """
-import hashlib
 import os
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from zoo.cache import CACHE_ENV, cache_dir  # noqa: F401  (re-exported)
+from zoo.files import file_sha256
 
 __all__ = [
     "CHECKPOINT_FILES",
@@ -40,16 +40,8 @@ class PretrainedSourceError(RuntimeError):
 
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_wheel(path):
-    if _sha256(path) != MUSICNN_WHEEL_SHA256:
+    if file_sha256(path) != MUSICNN_WHEEL_SHA256:
         raise PretrainedSourceError(
             f"{path} is not the musicnn 0.1.0 wheel (sha256 differs); delete it or point "
             f"{SOURCE_ENV} at the original {MUSICNN_WHEEL}."

@@ -10,11 +10,12 @@ first use, so that tagging with a TensorFlow-free runtime starts in a fraction o
 The package is built in floors; a module imports its own package and lower floors only
 (tests/test_floors.py checks it, and nothing in zoo imports benchmarks, export or pretrained):
 
-    4  zoo.tagging, zoo.training       tagging audio and libraries; training and fine-tuning
-    3  zoo.datasets                    tagging datasets by name, the tf.data input pipeline
-    2  zoo.audio, zoo.conversion       decoding, NumPy log-mel, streaming; ONNX / TFLite forms
-    1  zoo.models                      the grid: registry, front-ends, back-ends, layers, builder
-    0  zoo.cache, zoo.files, zoo.weights   cache folder, atomic writes, the weights registry
+    5  zoo.tagging, zoo.training       tagging audio and libraries; training and fine-tuning
+    4  zoo.datasets                    tagging datasets by name, the tf.data input pipeline
+    3  zoo.audio, zoo.conversion       decoding, NumPy log-mel, streaming; ONNX / TFLite forms
+    2  zoo.models                      the grid: registry, front-ends, back-ends, layers, builder
+    1  zoo.weights                     the weights registry
+    0  zoo.cache, zoo.files            cache folder; atomic writes and content hashes
 
 This module and the ``python -m zoo.beam`` / ``zoo.describe`` shims sit on top.
 """

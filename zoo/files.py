@@ -1,8 +1,19 @@
-"""Files written whole or not at all: a reader (or a resumed run) never sees a half-written one."""
+"""Files written whole or not at all (a reader, or a resumed run, never sees a half-written
+one), and files named by their content."""
+import hashlib
 import os
 import threading
 
-__all__ = ["atomic_path", "write_csv_atomically"]
+__all__ = ["atomic_path", "file_sha256", "write_csv_atomically"]
+
+
+def file_sha256(path):
+    """The sha256 hex digest of a file's bytes, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class atomic_path:

@@ -10,16 +10,18 @@ checkpoints) declare a callable in the entry-point group ``audio_zoo.weights`` (
 returns their entries; the group is read once, at the first lookup. So no module of the zoo
 imports the packages built on it, and a third-party package adds weights the same way.
 
-Imports nothing from the zoo, nor TensorFlow: it is on the floor every package may reach.
+Imports nothing from the zoo but ``zoo.files``, nor TensorFlow: it is on the floor every
+package may reach.
 """
 import difflib
-import hashlib
 import importlib.metadata
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from zoo.files import file_sha256
 
 __all__ = ["ENTRY_POINT_GROUP", "UnknownWeightsError", "WeightsEntry", "WeightsRegistryError", "available",
            "list_weights", "register_weights", "register_weights_file", "resolve_weights"]
@@ -84,14 +86,6 @@ class _WeightsFile:
         return model
 
 
-def _file_hash(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def register_weights_file(model_id, name, path, tag_names, sample_rate=16000, **model_options):
     """Registers a ``.weights.h5`` file (``model.save_weights``) of a model built as
     ``zoo.load(model_id, tag_names=tag_names, **model_options)``, for this process: from then on
@@ -106,7 +100,7 @@ def register_weights_file(model_id, name, path, tag_names, sample_rate=16000, **
     _read_providers()  # a provider's entry of the same name is found before, not after, this one
     return register_weights(WeightsEntry(
         model_id, name, tag_names, _WeightsFile(path), dict(model_options),
-        source=path, sample_rate=sample_rate, content_hash=_file_hash(path)))
+        source=path, sample_rate=sample_rate, content_hash=file_sha256(path)))
 
 
 def _entry_points():

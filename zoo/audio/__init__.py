@@ -5,7 +5,7 @@ patches tagging scores, cut chunk by chunk in bounded memory.
 - ``log_mel``: the NumPy log-mel (equal to the models' in-graph input stage within 5e-6).
 - ``streaming``: ``stream_patches``, the one streaming / patching path.
 
-May import: ``zoo.models`` (the log-mel settings) and the floor below it. No TensorFlow.
+May import: ``zoo.models`` (the log-mel settings) and the floors below it. No TensorFlow.
 """
 from zoo.audio.decoding import DEFAULT_RATE, AudioError, audio_blocks, load_audio
 

@@ -3,7 +3,7 @@
 ``errors``: ``ConversionError`` and ``ExportError``. The tagging runtimes cache these
 conversions; the ``export`` package writes them as files and servables.
 
-May import: ``zoo.models`` and the floor below it.
+May import: ``zoo.models`` and the floors below it.
 """
 from zoo.conversion.errors import ConversionError, ExportError
 

@@ -10,7 +10,7 @@
 A dataset is named by a spec dict (JSON-able, so worker processes can reopen it) that
 ``parse_dataset`` makes from the command-line form.
 
-May import: ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floor below them.
+May import: ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floors below them.
 """
 import os
 

@@ -10,7 +10,7 @@
   registers them when Keras loads, so ``.keras`` files load after ``import zoo``.
 - ``catalogue``: the registry as a table (parameters, FLOPs).
 
-May import: the floor below (``zoo.cache``, ``zoo.files``, ``zoo.weights``). Importing this
+May import: the floors below (``zoo.weights``; ``zoo.cache``, ``zoo.files``). Importing this
 package, ``registry`` or ``log_mel_config`` does not import TensorFlow; building a model does.
 """
 import importlib

@@ -7,13 +7,13 @@ problem is named in one line (``ModelFileError``): a missing file, a folder that
 folder, a run with no finished epoch yet, an unreadable or corrupt archive, a Keras model that
 is not a zoo tagging model (no ``TaggedSigmoid`` output, or one without tag names).
 """
-import hashlib
 import json
 import os
 import zipfile
 from dataclasses import dataclass
 from typing import Optional
 
+from zoo.files import file_sha256
 from zoo.models.registry import LOG_MEL, WAVEFORM
 
 __all__ = ["MODEL_FILE", "RUN_SETTINGS", "ModelFile", "ModelFileError", "is_model_path", "model_file"]
@@ -41,11 +41,7 @@ class ModelFile:
 
     def content_hash(self):
         """sha256 of the file's bytes: what a conversion of it is cached under."""
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(self.path)
 
 
 def is_model_path(name):

@@ -7,7 +7,7 @@
 - ``library``: folders, JSON-lines records, resume; ``cli``: ``zoo-tag``; ``beam``: the Apache
   Beam pipeline (``python -m zoo.beam``).
 
-May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floor
+May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floors
 below them; not ``zoo.training``, its sibling. Importing it does not import TensorFlow
 (zoo-tag's onnx runtime never needs it).
 """

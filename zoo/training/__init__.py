@@ -8,7 +8,7 @@
 - ``run_directory``: the --out folder, its atomic outputs and checkpoints.
 - ``cli``: ``zoo-train`` / ``python -m zoo.training``.
 
-May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floor
+May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floors
 below them; not ``zoo.tagging``, its sibling.
 """
 from zoo.training.recipes import RECIPES, Recipe, resolve_recipe
