@@ -92,7 +92,7 @@ def _run(args):
         server_config.write_batching_parameters(args.batching_parameters, max_batch_size=args.max_batch_size)
         print(f"wrote {args.batching_parameters}")
     if args.tflite:
-        to_tflite.export_tflite(model, args.tflite, patch_samples=patch)
+        to_tflite.export_tflite(model, args.tflite, patch_samples=patch)  # the model resolved above
         print(f"wrote {args.tflite}")
     if args.onnx:
         to_onnx.export_onnx(model, args.onnx, patch_samples=patch)

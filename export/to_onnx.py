@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from export.patching import clip_model
+from export.saved_model import servable
 from zoo.conversion.to_onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, convert_to_onnx
 
 __all__ = ["DEFAULT_OPSET", "OnnxExport", "convert_to_onnx", "export_onnx", "onnx_predict"]
@@ -19,9 +20,11 @@ class OnnxExport:
 
 
 def export_onnx(model, path, *, opset=DEFAULT_OPSET, real_valued_stft=True, patch_samples=None):
-    """Write model as a .onnx file taking clips of any length and returning zoo.tag's scores
-    (the mean over its patches, export.patching); returns an OnnxExport describing it."""
-    onnx_model = convert_to_onnx(clip_model(model, samples=patch_samples), opset=opset,
+    """Write model (a Keras model, a zoo model id, a .keras file or a run folder) as a .onnx file
+    taking clips of any length and returning zoo.tag's scores (the mean over its patches,
+    export.patching); returns an OnnxExport describing it."""
+    model, _, own_patch = servable(model)
+    onnx_model = convert_to_onnx(clip_model(model, samples=patch_samples or own_patch), opset=opset,
                                  real_valued_stft=real_valued_stft)
     with open(path, "wb") as f:
         f.write(onnx_model.SerializeToString())

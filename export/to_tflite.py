@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from export.patching import clip_model
+from export.saved_model import servable
 from zoo.conversion.to_tflite import convert_to_tflite
 
 __all__ = ["TfliteExport", "convert_to_tflite", "export_tflite", "tflite_predict"]
@@ -21,10 +22,12 @@ class TfliteExport:
 
 
 def export_tflite(model, path, *, real_valued_stft=True, select_tf_ops=False, patch_samples=None):
-    """Write model as a .tflite file taking clips of any length and returning zoo.tag's scores
-    (the mean over its patches, export.patching); returns a TfliteExport describing it."""
-    flatbuffer = convert_to_tflite(clip_model(model, samples=patch_samples), real_valued_stft=real_valued_stft,
-                                   select_tf_ops=select_tf_ops)
+    """Write model (a Keras model, a zoo model id, a .keras file or a run folder) as a .tflite file
+    taking clips of any length and returning zoo.tag's scores (the mean over its patches,
+    export.patching); returns a TfliteExport describing it."""
+    model, _, own_patch = servable(model)
+    flatbuffer = convert_to_tflite(clip_model(model, samples=patch_samples or own_patch),
+                                   real_valued_stft=real_valued_stft, select_tf_ops=select_tf_ops)
     with open(path, "wb") as f:
         f.write(flatbuffer)
     return TfliteExport(path=str(path), uses_select_tf_ops=select_tf_ops, real_valued_stft=real_valued_stft)

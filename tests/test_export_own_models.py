@@ -104,3 +104,16 @@ def test_the_command_lines_refuse_an_unusable_model_file_with_status_2(tmp_path,
     assert beam_main([f"--input={tmp_path}", f"--output={tmp_path / 'out'}", f"--model={unfinished}"]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "no finished epoch yet" in error
+
+
+def test_the_python_export_functions_take_a_keras_file(run_folder, tmp_path):
+    from export.to_onnx import export_onnx
+    from export.to_tflite import export_tflite
+
+    clip = _clip()
+    expected = zoo.tag(clip, model=run_folder / "model.keras", top_k=None)
+    wanted = np.array([dict(zip(expected.tag, expected.score))[name] for name in sorted(TAGS)])
+    export_onnx(run_folder / "model.keras", tmp_path / "m.onnx")
+    export_tflite(str(run_folder / "model.keras"), tmp_path / "m.tflite")
+    np.testing.assert_allclose(onnx_predict(tmp_path / "m.onnx", clip[None])[0], wanted, atol=1e-4)
+    np.testing.assert_allclose(tflite_predict(tmp_path / "m.tflite", clip[None])[0], wanted, atol=1e-4)

@@ -145,3 +145,20 @@ def test_zoo_tag_refuses_a_foreign_model_file_in_one_line(tmp_path, capsys):
     assert status == 2 and len(error.splitlines()) == 1 and "not a zoo tagging model" in error
     status = zoo_tag([str(tmp_path / "song.wav"), "--model", str(tmp_path / "plain.keras"), "--weights", "msd"])
     assert status == 2 and "carries its own weights" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("runtime", ["tf", "onnx", "tflite"])
+@pytest.mark.parametrize("kind", ["waveform, fixed input", "log-mel, fixed input"])
+def test_zoo_tag_on_every_runtime_gives_the_streamed_scores(saved, kind, runtime, tmp_path, capsys):
+    import soundfile
+
+    audio = tmp_path / "song.flac"
+    soundfile.write(audio, _clip(), SR)
+    output = tmp_path / "tags.jsonl"
+    assert zoo_tag([str(audio), "--model", str(saved[kind]), "--runtime", runtime, "--top-k", "3",
+                    "--format", "jsonl", "--output", str(output)]) == 0, capsys.readouterr().err
+    (record,) = [json.loads(line) for line in output.read_text().splitlines()]
+    whole = _scores(Analyser(saved[kind], top_k=None, runtime="tf"), _clip(), 10_000).mean(axis=0)
+    expected = dict(zip(["calm", "busy", "odd"], whole))
+    np.testing.assert_allclose([t["score"] for t in record["tags"]], [expected[t["tag"]] for t in record["tags"]],
+                               atol=1e-4)
