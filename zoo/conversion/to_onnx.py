@@ -16,6 +16,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from zoo.conversion.errors import ConversionError
+from zoo.conversion.explicit_padding import explicit_padding_twin
 from zoo.conversion.real_valued_stft import real_valued_twin
 
 __all__ = ["DEFAULT_OPSET", "INPUT_NAME", "OUTPUT_NAME", "convert_to_onnx"]
@@ -101,7 +102,7 @@ def convert_to_onnx(model, *, opset=DEFAULT_OPSET, real_valued_stft=True):
     """An onnx.ModelProto of a zoo Keras model; ConversionError when ONNX cannot express it."""
     import onnx
 
-    source = real_valued_twin(model) if real_valued_stft else model
+    source = explicit_padding_twin(real_valued_twin(model) if real_valued_stft else model)
     onnx_model, logged_errors = _convert(source, opset)
     unknown = _unknown_onnx_ops(onnx_model)
     if unknown or logged_errors:

@@ -15,6 +15,7 @@ import io
 import tensorflow as tf
 
 from zoo.conversion.errors import ConversionError
+from zoo.conversion.explicit_padding import explicit_padding_twin
 from zoo.conversion.real_valued_stft import real_valued_twin
 
 __all__ = ["convert_to_tflite"]
@@ -31,7 +32,7 @@ def convert_to_tflite(model, *, real_valued_stft=True, select_tf_ops=False):
         real_valued_stft: swap kapre's complex STFT for the real-valued twin (builtins only).
         select_tf_ops: also allow TensorFlow (Flex) kernels; the runtime must include them.
     """
-    source = real_valued_twin(model) if real_valued_stft else model
+    source = explicit_padding_twin(real_valued_twin(model) if real_valued_stft else model)
     converter = tf.lite.TFLiteConverter.from_keras_model(source)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
         [tf.lite.OpsSet.SELECT_TF_OPS] if select_tf_ops else []

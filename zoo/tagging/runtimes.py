@@ -23,7 +23,7 @@ from zoo.tagging.network import SCORES, analysis_network, embedding_layers, infe
 __all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "RuntimeUnavailable", "make_runtime"]
 
 # Bump when a converted file's contents would change (2: embedding outputs, pool first; 3: the
-# back-ends' pooled features as outputs too).
+# back-ends' pooled features as outputs too, and 'same' padding made explicit where ONNX erred).
 CONVERSION_VERSION = 3
 
 
