@@ -13,11 +13,10 @@ import keras
 from keras import ops
 
 from export.errors import ExportError
-from zoo.models.input_stage import LogMelConfig, frames_to_samples, waveform_to_frames
+from zoo.models.log_mel_config import LOG_MEL_LAYER, LogMelConfig, frames_to_samples, waveform_to_frames
 
 __all__ = ["DEFAULT_PATCH_FRAMES", "MeanOverPatches", "PadToLength", "Patches", "clip_model", "patch_samples"]
 
-LOG_MEL_LAYER = "logmel"  # zoo.models.input_stage: the input stage's last layer, [batch, frames, mels]
 EMBEDDING_LAYER = "head_dropout"  # zoo.models: its input is the back-end embedding
 DEFAULT_PATCH_FRAMES = 187  # musicnn's 3 s patch (zoo.tagging), for models taking any length
 _HOP = LogMelConfig().hop_length  # waveform patches start where zoo.tag's log-mel patches do

@@ -8,7 +8,7 @@ import kapre
 import keras
 
 from zoo.models.layers import ComplexPower, Log10Compression, ReflectPad1D
-from zoo.models.log_mel_config import LogMelConfig, frames_to_samples, waveform_to_frames
+from zoo.models.log_mel_config import LOG_MEL_LAYER, LogMelConfig, frames_to_samples, waveform_to_frames
 
 __all__ = ["LogMelConfig", "log_mel", "waveform_to_frames", "frames_to_samples"]
 
@@ -50,4 +50,4 @@ def log_mel(waveform, config=LogMelConfig(), center=True):
         name="logmel_mel_filterbank", **float32,
     )(x)
     x = Log10Compression(config.log_scale, name="logmel_log10", **float32)(x)
-    return keras.layers.Reshape((-1, config.n_mels), name="logmel", **float32)(x)
+    return keras.layers.Reshape((-1, config.n_mels), name=LOG_MEL_LAYER, **float32)(x)

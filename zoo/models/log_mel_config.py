@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LogMelConfig", "frames_to_samples", "mel_filterbank", "waveform_to_frames"]
+__all__ = ["LOG_MEL_LAYER", "LogMelConfig", "frames_to_samples", "mel_filterbank", "waveform_to_frames"]
+
+LOG_MEL_LAYER = "logmel"  # the in-graph input stage's last layer (zoo.models.input_stage): [batch, frames, mels]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from zoo.files import file_sha256
+from zoo.models.log_mel_config import LOG_MEL_LAYER
 from zoo.models.registry import LOG_MEL, WAVEFORM
 
 __all__ = ["MODEL_FILE", "RUN_SETTINGS", "ModelFile", "ModelFileError", "is_model_path", "model_file"]
@@ -22,7 +23,6 @@ __all__ = ["MODEL_FILE", "RUN_SETTINGS", "ModelFile", "ModelFileError", "is_mode
 MODEL_FILE = "model.keras"
 RUN_SETTINGS = "run.json"
 _OUTPUT_LAYER = "zoo>TaggedSigmoid"
-_LOG_MEL_LAYER = "logmel"  # zoo.models.input_stage: the in-graph log-mel's last layer
 
 
 class ModelFileError(ValueError):
@@ -38,6 +38,11 @@ class ModelFile:
     architecture: Optional[str]  # the registry id it was built as (zoo.load names models after it)
     run_folder: Optional[str] = None
     training_seconds: Optional[float] = None  # the run's training crop, for a run folder
+
+    @property
+    def model_id(self):
+        """What tagging knows the model as: the id it was built as (its embeddings' layer names), else "file"."""
+        return self.architecture or "file"
 
     def content_hash(self):
         """sha256 of the file's bytes: what a conversion of it is cached under."""
@@ -93,15 +98,16 @@ def _layers(config):
             yield from _layers(layer)
 
 
-def _input_samples(config):
-    inputs = [layer for layer in _layers(config) if layer.get("class_name") == "InputLayer"]
+def _input_samples(layers):
+    inputs = [layer for layer in layers if layer.get("class_name") == "InputLayer"]
     shape = inputs[0]["config"].get("batch_shape") if inputs else None
     return shape[1] if shape and len(shape) >= 2 else None
 
 
 def _describe(path, run_folder=None, crop=None):
     config = _archive_config(path)
-    outputs = [layer for layer in _layers(config) if layer.get("registered_name") == _OUTPUT_LAYER]
+    layers = list(_layers(config))
+    outputs = [layer for layer in layers if layer.get("registered_name") == _OUTPUT_LAYER]
     if not outputs:
         raise ModelFileError(f"{path} holds a Keras model but not a zoo tagging model (no TaggedSigmoid output); "
                              "build it with zoo.load or train it with zoo-train")
@@ -109,10 +115,9 @@ def _describe(path, run_folder=None, crop=None):
     if not tag_names:
         raise ModelFileError(f"{path} is a zoo model without tag names; build it with zoo.load(..., tag_names=[...]) "
                              "or train it with zoo-train, which stores the dataset's tags")
-    layers = list(_layers(config))
-    kind = LOG_MEL if any(layer.get("config", {}).get("name") == _LOG_MEL_LAYER for layer in layers) else WAVEFORM
+    kind = LOG_MEL if any(layer.get("config", {}).get("name") == LOG_MEL_LAYER for layer in layers) else WAVEFORM
     architecture = str(config.get("config", {}).get("name", "")).replace("_", "-") or None
-    return ModelFile(os.path.abspath(path), tuple(tag_names), _input_samples(config), kind, architecture,
+    return ModelFile(os.path.abspath(path), tuple(tag_names), _input_samples(layers), kind, architecture,
                      run_folder, crop)
 
 

@@ -78,7 +78,7 @@ def _model_id(model):
     from zoo.weights import available
 
     if is_model_path(model):
-        return model_file(model).architecture or "file"
+        return model_file(model).model_id
     model_id = ALIASES.get(model, model)
     return model_id if model_id in available() else resolve(model)[0]
 
@@ -88,19 +88,25 @@ def _check_file_weights(model, weights):
         raise ValueError(f"{model} carries its own weights; weights={weights!r} applies to registry ids only")
 
 
-def pretrained_model(model, weights):
-    """(canonical model id, tag names) of ``weights`` for ``model``, or of the model file
-    ``model`` names; the zoo's errors for unknown names or unusable files. Needs no TensorFlow."""
+def _source(model, weights):
+    """(canonical model id, tag names, the ``ModelFile`` when ``model`` names a file, else None);
+    the zoo's errors for unknown names or unusable files. Needs no TensorFlow."""
     from zoo.weights import resolve_weights
 
     if is_model_path(model):
         _check_file_weights(model, weights)
         described = model_file(model)
-        return described.architecture or "file", list(described.tag_names)
+        return described.model_id, list(described.tag_names), described
     if weights is None:
         raise ValueError("Tagging needs pretrained weights; weights=None would tag with random ones.")
     model_id = _model_id(model)
-    return model_id, list(resolve_weights(model_id, weights).tag_names)
+    return model_id, list(resolve_weights(model_id, weights).tag_names), None
+
+
+def pretrained_model(model, weights):
+    """(canonical model id, tag names) of ``weights`` for ``model``, or of the model file
+    ``model`` names; the zoo's errors for unknown names or unusable files. Needs no TensorFlow."""
+    return _source(model, weights)[:2]
 
 
 def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=None, hop_seconds=None,
@@ -178,28 +184,35 @@ def embeddings(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patc
     return arrays
 
 
+def _known_embeddings(model_id):
+    return sorted(embedding_recipes(model_id)) + ["taggram"]
+
+
 def embedding_names(model=DEFAULT_MODEL):
     """What ``embeddings`` (and ``analyse``) offer for ``model``, plus "taggram" (per-patch scores)."""
-    return sorted(embedding_recipes(_model_id(model))) + ["taggram"]
+    return _known_embeddings(_model_id(model))
+
+
+def _check_known(model_id, names):
+    known = _known_embeddings(model_id)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {model_id!r}; known: {', '.join(known)}")
 
 
 def check_embeddings(model, names):
     """ValueError naming the embeddings ``model`` does not offer, if any."""
-    known = embedding_names(model)
-    unknown = sorted(set(names) - set(known))
-    if unknown:
-        raise ValueError(f"unknown embedding(s) {', '.join(unknown)} for {_model_id(model)!r}; known: {', '.join(known)}")
+    _check_known(_model_id(model), names)
 
 
-def _patch_model(model, weights, model_id, patch_seconds, hop_seconds):
-    """(Patching, what scores the patches) for registered weights or a model file."""
-    if not is_model_path(model):
+def _patch_model(model_id, weights, described, patch_seconds, hop_seconds):
+    """(Patching, what scores the patches) for registered weights, or for the model file described."""
+    if described is None:
         patching = _patching(patch_seconds, hop_seconds)
         return patching, PatchModel(model_id, weights, patching.samples)
-    described = model_file(model)
     patching = file_patching(described, patch_seconds, hop_seconds)
     return patching, FilePatchModel(described.path, described.content_hash(), patching.samples,
-                                    described.input_kind, described.architecture)
+                                    described.input_kind, described.model_id)
 
 
 class Analyser:
@@ -212,11 +225,11 @@ class Analyser:
     def __init__(self, model=DEFAULT_MODEL, weights="mtt", top_k=5, embeddings=(), aggregate="mean",
                  patch_seconds=None, hop_seconds=None, runtime="tf"):
         _check_tag_options(top_k, aggregate)
-        self.model_id, self.tag_names = pretrained_model(model, weights)
+        self.model_id, self.tag_names, described = _source(model, weights)
         self.names = tuple(sorted(set(embeddings)))
-        check_embeddings(model, self.names)
+        _check_known(self.model_id, self.names)
         self.top_k, self.aggregate = top_k, aggregate
-        self.patching, patch_model = _patch_model(model, weights, self.model_id, patch_seconds, hop_seconds)
+        self.patching, patch_model = _patch_model(self.model_id, weights, described, patch_seconds, hop_seconds)
         self.recipes = {n: r for n, r in embedding_recipes(self.model_id).items() if n in self.names}
         layers = tuple(embedding_layers(self.model_id, self.names))
         self.runtime = make_runtime(runtime, patch_model, layers)

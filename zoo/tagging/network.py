@@ -31,6 +31,16 @@ def _means(pooled):
     return pooled[:, 1::2]
 
 
+_HEAD_INPUT = (("head_dropout",), _only)  # the back-end's embedding: the input of the tagging head
+# Back-end -> its pooled features over time (before the penultimate dense block).
+_POOLED = {
+    "maxpool": {"pooled": (("backend_time_max",), _only)},
+    "avgpool": {"pooled": (("backend_time_mean",), _only)},
+    "attention": {"pooled": (("backend_attention",), _only)},
+    "musicnn": {"max_pool": (("backend_time_max_mean",), _maxima), "mean_pool": (("backend_time_max_mean",), _means)},
+}
+
+
 _TEMPORAL = ("frontend_temporal128_squeeze", "frontend_temporal64_squeeze", "frontend_temporal32_squeeze")
 # Name -> (layers whose outputs it needs, how to combine them): musicnn's extractor features.
 _EMBEDDINGS = {
@@ -40,21 +50,10 @@ _EMBEDDINGS = {
         "cnn1": (("midend_bn1",), _only),
         "cnn2": (("midend_residual2",), _only),
         "cnn3": (("midend_residual3",), _only),
-        "max_pool": (("backend_time_max_mean",), _maxima),
-        "mean_pool": (("backend_time_max_mean",), _means),
+        **_POOLED["musicnn"],
         "penultimate": (("backend_bn_out",), _only),
     },
     "dense-small-rectangular": {f"pool{i}": ((f"frontend_pool{i}",), _only) for i in range(1, 6)},
-}
-
-
-_HEAD_INPUT = (("head_dropout",), _only)  # the back-end's embedding: the input of the tagging head
-# Back-end -> its pooled features over time (before the penultimate dense block).
-_POOLED = {
-    "maxpool": {"pooled": (("backend_time_max",), _only)},
-    "avgpool": {"pooled": (("backend_time_mean",), _only)},
-    "attention": {"pooled": (("backend_attention",), _only)},
-    "musicnn": {"max_pool": (("backend_time_max_mean",), _maxima), "mean_pool": (("backend_time_max_mean",), _means)},
 }
 
 
@@ -112,11 +111,7 @@ class FilePatchModel:
     content_hash: str
     samples: int
     kind: str  # LOG_MEL or WAVEFORM
-    architecture: str = None  # the registry id it was built as, for its embeddings' layer names
-
-    @property
-    def model_id(self):
-        return self.architecture or "file"
+    model_id: str  # ModelFile.model_id: the id it was built as, for its embeddings' layer names
 
     @property
     def cache_name(self):
@@ -130,6 +125,7 @@ class FilePatchModel:
         import keras
 
         from zoo.models.builder import load_model_file
+        from zoo.models.log_mel_config import LOG_MEL_LAYER
         from zoo.models.registry import LOG_MEL
 
         model = load_model_file(self.path)
@@ -142,8 +138,6 @@ class FilePatchModel:
         body.set_weights(cut.get_weights())
         return body
 
-
-LOG_MEL_LAYER = "logmel"  # zoo.models.input_stage: the in-graph log-mel's last layer
 
 
 @functools.lru_cache(maxsize=8)
