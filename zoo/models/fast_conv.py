@@ -7,9 +7,11 @@ kernel gradient are fast. The gradient is needed because the input batch norm be
 convolutions has trainable parameters. Here it is computed as one matrix product (the
 per-position kernel patches) and an overlap-add "fold", which is 6x faster for the same
 numbers (up to float summation order).
+
+The fast gradient is TensorFlow's (tf.custom_gradient); on JAX and PyTorch the layer is keras'
+Conv2D as it is, so the module imports TensorFlow only when a TensorFlow graph calls it.
 """
 import keras
-import tensorflow as tf
 
 __all__ = ["SingleChannelConv2D", "fold_patches"]
 
@@ -22,6 +24,8 @@ def _skew_sum(d):
     The sum is symmetric in r and j, so the shorter axis is made the rows: the padded
     buffer is then at most twice the input. An axis of unknown length is time, the longer.
     """
+    import tensorflow as tf
+
     rows_static, taps_static = d.shape[-2], d.shape[-1]
     if rows_static is None or (taps_static is not None and rows_static > taps_static):
         d = tf.linalg.matrix_transpose(d)
@@ -34,6 +38,8 @@ def _skew_sum(d):
 
 def fold_patches(patch_grads):
     """[batch, H', W', KH, KW] gradients of every kernel-sized patch -> [batch, H'+KH-1, W'+KW-1]."""
+    import tensorflow as tf
+
     by_width = tf.transpose(patch_grads, [0, 1, 3, 2, 4])  # [b, H', KH, W', KW]
     folded_width = _skew_sum(by_width)  # [b, H', KH, W]
     by_height = tf.transpose(folded_width, [0, 3, 1, 2])  # [b, W, H', KH]
@@ -46,6 +52,8 @@ def _same_padding(size):
 
 
 def _single_channel_conv(inputs, kernel, padding):
+    import tensorflow as tf
+
     kernel_h, kernel_w = kernel.shape[0], kernel.shape[1]
     if padding == "same":
         (top, bottom), (left, right) = _same_padding(kernel_h), _same_padding(kernel_w)
@@ -77,7 +85,8 @@ class SingleChannelConv2D(keras.layers.Conv2D):
 
     def convolution_op(self, inputs, kernel):
         plain = (
-            inputs.shape[-1] == 1
+            keras.config.backend() == "tensorflow"
+            and inputs.shape[-1] == 1
             and tuple(self.strides) == (1, 1)
             and tuple(self.dilation_rate) == (1, 1)
             and self.data_format == "channels_last"

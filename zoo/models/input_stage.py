@@ -1,16 +1,38 @@
-"""In-graph audio input stage: waveform -> musicnn log-mel, built from kapre layers.
+"""In-graph audio input stage: waveform -> musicnn log-mel.
 
-The configuration (and a NumPy twin for tagging) is in ``zoo.models.log_mel_config`` (its NumPy twin for tagging:
-``zoo.audio.log_mel``). The pretrained weights
-only make sense on exactly that input.
+The configuration is in ``zoo.models.log_mel_config`` (its NumPy twin for tagging:
+``zoo.audio.log_mel``); the pretrained weights only make sense on exactly that input. On the
+TensorFlow backend the STFT and the mel filterbank are kapre's layers, as in every model saved so
+far; on JAX and PyTorch they are their keras.ops twins (``zoo.models.portable_log_mel``), equal
+within float rounding (tested). Neither holds a variable, so weights move freely between backends.
 """
-import kapre
 import keras
 
 from zoo.models.layers import ComplexPower, Log10Compression, ReflectPad1D
 from zoo.models.log_mel_config import LOG_MEL_LAYER, LogMelConfig, frames_to_samples, waveform_to_frames
 
-__all__ = ["LogMelConfig", "log_mel", "waveform_to_frames", "frames_to_samples"]
+__all__ = ["LogMelConfig", "log_mel", "spectral_layers", "waveform_to_frames", "frames_to_samples"]
+
+
+def _kapre_layers():
+    import kapre
+
+    return kapre.STFT, kapre.ApplyFilterbank
+
+
+def _portable_layers():
+    from zoo.models.portable_log_mel import FramedStft, MelFilterbank
+
+    return FramedStft, MelFilterbank
+
+
+# Backend -> (STFT layer, filterbank layer); a backend not listed gets the keras.ops twins.
+_SPECTRAL_LAYERS = {"tensorflow": _kapre_layers}
+
+
+def spectral_layers(backend=None):
+    """(STFT class, filterbank class) the input stage uses on ``backend`` (default: Keras' own)."""
+    return _SPECTRAL_LAYERS.get(backend or keras.config.backend(), _portable_layers)()
 
 
 def log_mel(waveform, config=LogMelConfig(), center=True):
@@ -19,13 +41,14 @@ def log_mel(waveform, config=LogMelConfig(), center=True):
     center=False skips the reflect padding: for a waveform already padded (or cut from the
     middle of a longer one, as the streaming path does), frame j starts at sample j * hop.
     """
-    f_max = config.top_frequency
+    stft_layer, filterbank_layer = spectral_layers()
     # float32 whatever the global dtype policy: the FFT and the 10000x compression need it.
     float32 = {"dtype": "float32"}
     x = ReflectPad1D(config.n_fft // 2, name="logmel_center_pad", **float32)(waveform) if center else waveform
     x = keras.layers.Reshape((-1, 1), name="logmel_add_channel", **float32)(x)
-    x = kapre.STFT(
+    x = stft_layer(
         n_fft=config.n_fft,
+        win_length=config.n_fft,
         hop_length=config.hop_length,
         window_name="hann_window",
         pad_begin=False,
@@ -35,14 +58,14 @@ def log_mel(waveform, config=LogMelConfig(), center=True):
         name="logmel_stft", **float32,
     )(x)
     x = ComplexPower(name="logmel_power", **float32)(x)
-    x = kapre.ApplyFilterbank(
+    x = filterbank_layer(
         type="mel",
         filterbank_kwargs={
             "sample_rate": config.sample_rate,
             "n_freq": config.n_freq,
             "n_mels": config.n_mels,
             "f_min": config.f_min,
-            "f_max": f_max,
+            "f_max": config.top_frequency,
             "htk": False,
             "norm": "slaney",
         },

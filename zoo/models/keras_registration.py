@@ -3,9 +3,11 @@
 ``import zoo`` must not import TensorFlow: zoo-tag with the onnx runtime never needs it, and its
 import took 3.6 s of a 9.2 s run (benchmarks.tagging, 2-core AMD EPYC, 2026-11-27). Yet
 ``keras.models.load_model`` must read zoo models after ``import zoo`` (README), which needs the
-zoo's custom layers registered. So they are registered at once when Keras and TensorFlow are
-already imported, else right after the later of the two finishes importing (each imports the
-other, in either order), or after kapre's import when kapre is what imported them.
+zoo's custom layers registered. So they are registered at once when Keras (and, on the
+TensorFlow backend, TensorFlow) is already imported, else right after the later of the two finishes
+importing (each imports the other, in either order), or after kapre's import when kapre is what
+imported them. On JAX and PyTorch, kapre's names in a saved config are given to the keras.ops
+twins of its layers (``zoo.models.portable_log_mel``), so that a model saved on TensorFlow loads.
 """
 import importlib.abc
 import importlib.machinery
@@ -13,23 +15,42 @@ import sys
 
 __all__ = ["register_layers", "register_when_keras_loads"]
 
-_NEEDED = ("keras", "tensorflow")  # the zoo's layers need both
+_NEEDED = ("keras", "tensorflow")  # on the TensorFlow backend the zoo's layers need both
 # kapre's layers are registered too, never while kapre is half-imported: `import zoo, kapre`
 # imports TensorFlow from inside kapre, and registering at TensorFlow's end then read a
 # partially initialised kapre (AttributeError: ... no attribute 'STFT').
 _WATCHED = _NEEDED + ("kapre",)
 
 
-def register_layers():
-    """Registers every custom layer a zoo model can hold (idempotent)."""
+def _register_kapre():
     import kapre
     import keras
-
-    from zoo.models import fast_conv, layers  # noqa: F401  (their decorators register their layers)
 
     # kapre 0.4.1 does not register its layers with Keras; do it so `.keras` files load.
     for layer in (kapre.STFT, kapre.Magnitude, kapre.ApplyFilterbank):
         keras.saving.get_custom_objects().setdefault(layer.__name__, layer)
+
+
+def _register_kapre_twins():
+    import keras
+
+    from zoo.models.portable_log_mel import KAPRE_NAMES
+
+    for name, layer in KAPRE_NAMES.items():
+        keras.saving.get_custom_objects()[name] = layer
+
+
+# Backend -> how kapre's layers are registered; a backend not listed gets the keras.ops twins.
+_KAPRE_REGISTRATION = {"tensorflow": _register_kapre}
+
+
+def register_layers():
+    """Registers every custom layer a zoo model can hold (idempotent)."""
+    import keras
+
+    from zoo.models import fast_conv, layers, portable_log_mel  # noqa: F401  (their decorators register them)
+
+    _KAPRE_REGISTRATION.get(keras.config.backend(), _register_kapre_twins)()
 
 
 def _finished(name):
@@ -43,6 +64,10 @@ def _ready(just_executed=None):
     def done(name):
         return name == just_executed or _finished(name)
 
+    if not done("keras"):
+        return False
+    if sys.modules["keras"].config.backend() != "tensorflow":
+        return True  # JAX and PyTorch need neither TensorFlow nor kapre
     return all(done(name) for name in _NEEDED) and (done("kapre") or "kapre" not in sys.modules)
 
 

@@ -17,6 +17,7 @@ __all__ = [
 ]
 
 _PACKAGE = "zoo"
+_PAIR_RANK = 5  # an STFT as [batch, frames, freq, channels, (re, im)]
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -44,14 +45,20 @@ class ReflectPad1D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ComplexPower(keras.layers.Layer):
-    """|z|^2 of a complex STFT as float32 (re^2 + im^2, no square root then square)."""
+    """|z|^2 of an STFT as float32 (re^2 + im^2, no square root then square).
+
+    Takes kapre's complex STFT [batch, frames, freq, channels], or the real and imaginary parts
+    on a last axis of size 2 ([batch, frames, freq, channels, 2], ``portable_log_mel.FramedStft``).
+    """
 
     def call(self, stft):
+        if len(stft.shape) == _PAIR_RANK:
+            return ops.sum(stft * stft, axis=-1)
         real, imag = ops.real(stft), ops.imag(stft)
         return real * real + imag * imag
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        return tuple(input_shape[:-1]) if len(input_shape) == _PAIR_RANK else input_shape
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -147,7 +154,9 @@ class MinimumLength(keras.layers.Layer):
 
     Length-agnostic models need it: below a front-end's minimum, TensorFlow fails deep in a
     convolution ("Negative dimension size"). A known length is checked while the graph is
-    built (ValueError); an unknown one when it runs (InvalidArgumentError with this message).
+    built or traced (ValueError: always so on JAX and PyTorch, whose calls see concrete
+    shapes); an unknown one, which only a TensorFlow graph has, when it runs
+    (InvalidArgumentError with this message).
     """
 
     def __init__(self, min_samples, sample_rate, model_name="", **kwargs):
@@ -161,13 +170,15 @@ class MinimumLength(keras.layers.Layer):
                 f"({self.min_samples / self.sample_rate:.4g} s at {self.sample_rate} Hz), got {samples}")
 
     def call(self, waveform):
-        import tensorflow as tf
-
         samples = waveform.shape[1]
         if samples is not None:
             if samples < self.min_samples:
                 raise ValueError(self._message(samples))
             return waveform
+        if keras.config.backend() != "tensorflow":
+            return waveform  # a symbolic build; every real call has a concrete length
+        import tensorflow as tf
+
         check = tf.debugging.assert_greater_equal(
             tf.shape(waveform)[1], self.min_samples, message=self._message("fewer"))
         with tf.control_dependencies([check]):

@@ -110,7 +110,7 @@ def pretrained_model(model, weights):
 
 
 def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=None, hop_seconds=None,
-            runtime="tf"):
+            runtime="keras"):
     """Tag scores per patch: a DataFrame indexed by patch start ``time`` (s), one column per tag.
 
     Arguments as for ``tag``.
@@ -146,7 +146,7 @@ def tag(
     patch_seconds=None,
     hop_seconds=None,
     aggregate="mean",
-    runtime="tf",
+    runtime="keras",
 ):
     """The clip's tags, best first: a DataFrame with columns ``tag`` and ``score``.
 
@@ -162,14 +162,15 @@ def tag(
             folder's training crop, else musicnn's 3 s = 187 frames; the VGG models need 3 s).
         hop_seconds: distance between patch starts; None = patch length (no overlap).
         aggregate: "mean" or "max" of the per-patch scores.
-        runtime: what scores the patches (``zoo.tagging.runtimes.RUNTIMES``): "tf" (the Keras model),
-            "onnx" or "tflite" (converted once and cached; equal within 1e-5).
+        runtime: what scores the patches (``zoo.tagging.runtimes.RUNTIMES``): "keras" (the Keras model
+            on Keras' backend: TensorFlow, JAX or PyTorch; "tf" is its old name), "onnx" or "tflite"
+            (converted once and cached; equal within 1e-5).
     """
     return analyse(audio, model, weights, sample_rate, top_k, (), aggregate, patch_seconds, hop_seconds, runtime)[0]
 
 
 def embeddings(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=None, hop_seconds=None,
-               runtime="tf"):
+               runtime="keras"):
     """Intermediate representations per patch, as musicnn's extractor offers them.
 
     musicnn models: ``timbral``, ``temporal`` [patches, frames, filters], ``cnn1``..``cnn3``
@@ -223,7 +224,7 @@ class Analyser:
     """
 
     def __init__(self, model=DEFAULT_MODEL, weights="mtt", top_k=5, embeddings=(), aggregate="mean",
-                 patch_seconds=None, hop_seconds=None, runtime="tf"):
+                 patch_seconds=None, hop_seconds=None, runtime="keras"):
         _check_tag_options(top_k, aggregate)
         self.model_id, self.tag_names, described = _source(model, weights)
         self.names = tuple(sorted(set(embeddings)))
@@ -266,7 +267,7 @@ class Analyser:
 
 
 def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5, embeddings=(),
-            aggregate="mean", patch_seconds=None, hop_seconds=None, runtime="tf"):
+            aggregate="mean", patch_seconds=None, hop_seconds=None, runtime="keras"):
     """(tags as ``tag`` returns them, {name: array} of the requested ``embeddings``) in one pass.
 
     The patches are cut and scored once; the requested embeddings (``embedding_names(model)``;

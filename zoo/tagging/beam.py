@@ -81,7 +81,7 @@ def build_pipeline(pipeline, files, output, *, model, weights, top_k, runtime):
 
 
 def _arguments(argv):
-    from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIMES
+    from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES
     from zoo.tagging.analyser import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(prog="python -m zoo.beam", description=__doc__.split("\n\n")[0])
@@ -90,7 +90,7 @@ def _arguments(argv):
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--weights", default="mtt")
     parser.add_argument("--top_k", type=int, default=5)
-    parser.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=sorted(RUNTIMES))
+    parser.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=sorted([*RUNTIMES, *RUNTIME_ALIASES]))
     return parser.parse_known_args(argv)
 
 

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIMES
+from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES, runtime_name
 from zoo.tagging.analyser import DEFAULT_MODEL
 
 __all__ = ["main"]
@@ -127,7 +127,7 @@ def _parser():
     parser.add_argument("--embeddings", type=lambda text: [n for n in text.split(",") if n], default=[],
                         help="also save these per file (e.g. penultimate,max_pool,taggram) as .npz")
     parser.add_argument("--embeddings_dir", metavar="DIR", help="where the .npz files go (mirrors the folders)")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=DEFAULT_RUNTIME,
+    parser.add_argument("--runtime", choices=sorted([*RUNTIMES, *RUNTIME_ALIASES]), default=DEFAULT_RUNTIME,
                         help=f"what scores the patches (default: {DEFAULT_RUNTIME}: with its conversion cached, a run "
                              "never imports TensorFlow; tflite gives tag scores only)")
     return parser
@@ -142,8 +142,8 @@ def _check_arguments(args):
     if args.embeddings and not args.embeddings_dir:
         raise _UsageError("--embeddings needs --embeddings_dir DIR")
     layers = sorted(set(args.embeddings) - {"taggram"})
-    if layers and not RUNTIMES[args.runtime].gives_embeddings:
-        raise _UsageError(f"--embeddings {','.join(layers)} need --runtime onnx or tf (runtime {args.runtime} "
+    if layers and not RUNTIMES[runtime_name(args.runtime)].gives_embeddings:
+        raise _UsageError(f"--embeddings {','.join(layers)} need --runtime onnx or keras (runtime {args.runtime} "
                           "computes the tag scores only)")
     pretrained_model(args.model, args.weights)  # unknown names and unusable model files: one line, exit 2
     check_embeddings(args.model, args.embeddings)  # a ValueError: one line, exit 2

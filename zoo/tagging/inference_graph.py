@@ -40,7 +40,9 @@ class PooledAffine(keras.layers.Layer):
 
     def call(self, x):
         pooled = ops.max_pool(x, self.pool_size, self.strides, self.padding)[..., :self.channels]
-        return self.scale * ops.relu(self.sign * pooled) + self.shift
+        # NumPy constants as tensors: PyTorch does not multiply its tensors by NumPy arrays.
+        sign, scale, shift = (ops.convert_to_tensor(v, dtype=pooled.dtype) for v in (self.sign, self.scale, self.shift))
+        return scale * ops.relu(sign * pooled) + shift
 
     def compute_output_shape(self, input_shape):
         pooled = keras.layers.MaxPooling2D(self.pool_size, self.strides, self.padding).compute_output_shape(input_shape)

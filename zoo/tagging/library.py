@@ -210,7 +210,7 @@ def _outcomes(analyser, ready):
 
 
 def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), embeddings_dir=None,
-                skip=frozenset(), progress=None, runtime="tf"):
+                skip=frozenset(), progress=None, runtime="keras"):
     """Tag every (file, root) of ``files`` not in ``skip``; ``on_record(record)`` per file.
 
     ``progress(summary)`` is called after every file. Returns the ``LibrarySummary``.

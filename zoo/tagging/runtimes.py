@@ -1,4 +1,4 @@
-"""Where tagging's patches are scored: TensorFlow (the Keras network), ONNX Runtime or TFLite.
+"""Where tagging's patches are scored: the Keras network (on Keras' backend), ONNX Runtime or TFLite.
 
 ``make_runtime(name, patch_model, layers)`` gives a runtime: ``runtime(patches)`` returns
 {"scores": tag scores, layer: its outputs for each of ``layers``} (the layers behind the
@@ -20,7 +20,8 @@ from zoo.files import atomic_path
 from zoo.models.registry import LOG_MEL, WAVEFORM
 from zoo.tagging.network import SCORES, analysis_network, embedding_layers, inference_network
 
-__all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "RuntimeUnavailable", "make_runtime"]
+__all__ = ["DEFAULT_RUNTIME", "KERAS_RUNTIME", "RUNTIMES", "RUNTIME_ALIASES", "RuntimeUnavailable", "make_runtime",
+           "runtime_name"]
 
 # Bump when a converted file's contents would change (2: embedding outputs, pool first; 3: the
 # back-ends' pooled features as outputs too, and 'same' padding made explicit where ONNX erred).
@@ -34,10 +35,23 @@ class RuntimeUnavailable(ValueError):
 def _cached(patch_model, suffix, convert):
     path = cache_dir("runtimes") / f"{patch_model.cache_name}-v{CONVERSION_VERSION}{suffix}"
     if not path.exists():
+        _check_converter_backend(suffix)
         content = convert()
         with atomic_path(str(path)) as temporary, open(temporary, "wb") as handle:
             handle.write(content)
     return path
+
+
+def _check_converter_backend(suffix):
+    """The converters (tf2onnx, the TFLite converter) read TensorFlow graphs: a conversion not yet
+    cached needs Keras on TensorFlow. Once cached, the file serves every backend."""
+    import keras
+
+    if keras.config.backend() != "tensorflow":
+        raise RuntimeUnavailable(
+            f"the {suffix[1:]} conversion of this model is not cached yet, and converting needs Keras on TensorFlow "
+            f"(this process runs {keras.config.backend()}): run the same tagging once with KERAS_BACKEND=tensorflow, "
+            "or use runtime keras")
 
 
 def _quiet_tensorflow():
@@ -47,21 +61,38 @@ def _quiet_tensorflow():
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
+def _tf_function(network):
+    import tensorflow as tf
+
+    _quiet_tensorflow()
+    return tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+
+
+def _predict_on_batch(network):
+    # Keras compiles it once per input shape (jax.jit on JAX; no_grad eager on PyTorch).
+    return network.predict_on_batch
+
+
+# Keras backend -> how the network is compiled for inference; others use predict_on_batch.
+_KERAS_CALLS = {"tensorflow": _tf_function}
+
+
 class _Keras:
-    """The Keras network itself, compiled once ("tf")."""
+    """The Keras network itself on Keras' backend (TensorFlow, JAX or PyTorch), compiled once."""
 
     gives_embeddings = True
 
     def __init__(self, patch_model, layers):
-        import tensorflow as tf
+        import keras
 
-        _quiet_tensorflow()
         network = analysis_network(patch_model, layers)
-        self._call = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+        self._call = _KERAS_CALLS.get(keras.config.backend(), _predict_on_batch)(network)
+        self._to_numpy = keras.ops.convert_to_numpy
         self.input_kind = patch_model.input_kind()
 
     def __call__(self, patches):
-        return {name: np.asarray(values) for name, values in self._call(patches).items()}
+        outputs = self._call(np.asarray(patches, dtype=np.float32))
+        return {name: np.asarray(self._to_numpy(values)) for name, values in outputs.items()}
 
 
 def _onnx_model(patch_model):
@@ -139,17 +170,27 @@ class _Tflite:
         return {SCORES: interpreter.get_tensor(output_index)[:count].copy()}
 
 
-RUNTIMES = {"tf": _Keras, "onnx": _Onnx, "tflite": _Tflite}
-DEFAULT_RUNTIME = "onnx"  # of zoo-tag and zoo.beam; zoo.tag and friends default to "tf" (the Keras model)
+RUNTIMES = {"keras": _Keras, "onnx": _Onnx, "tflite": _Tflite}
+RUNTIME_ALIASES = {"tf": "keras"}  # "tf" named the Keras runtime when TensorFlow was its only backend
+KERAS_RUNTIME = "keras"  # zoo.tag and friends: the Keras model itself
+DEFAULT_RUNTIME = "onnx"  # of zoo-tag and zoo.beam
+
+
+def runtime_name(name):
+    """The runtime ``name`` stands for (aliases resolved); ValueError naming the known ones."""
+    name = RUNTIME_ALIASES.get(name, name)
+    if name not in RUNTIMES:
+        known = ", ".join([*RUNTIMES, *(f"{alias} (= {target})" for alias, target in RUNTIME_ALIASES.items())])
+        raise ValueError(f"unknown runtime {name!r}; known: {known}")
+    return name
 
 
 def make_runtime(name, patch_model, layers=()):
     """The runtime ``name`` scoring ``patch_model``'s patches (and ``layers``' outputs)."""
-    if name not in RUNTIMES:
-        raise ValueError(f"unknown runtime {name!r}; known: {', '.join(RUNTIMES)}")
+    name = runtime_name(name)
     if layers and not RUNTIMES[name].gives_embeddings:  # refused before a conversion is paid for
         raise RuntimeUnavailable(f"runtime {name!r} computes the tag scores only, not the layers "
-                                 f"{', '.join(layers)} (use runtime onnx or tf)")
+                                 f"{', '.join(layers)} (use runtime onnx or keras)")
     try:
         return RUNTIMES[name](patch_model, tuple(layers))
     except ImportError as error:
