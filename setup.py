@@ -15,11 +15,16 @@ BEAM_EXTRAS = ["apache-beam==2.77.0"]
 # zoo-tag's default runtime is ONNX Runtime (zoo.tagging.runtimes): tf2onnx converts once, then tagging
 # runs without TensorFlow. onnx < 1.18: later releases need ml_dtypes >= 0.5, which TF 2.17 rules out.
 ONNX = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
+# Keras' other backends (README "Backends"). jax 0.5.3 is the newest that resolves with the pins
+# (ml_dtypes 0.4 for TF 2.17, numpy 1.26): its CPU jaxlib comes with it. torch 2.13.0: pip takes
+# the CPU build where one lies on disk (our machines); PyPI's brings CUDA wheels (~2.5 GB).
+JAX = ["jax==0.5.3"]
+TORCH = ["torch==2.13.0"]
 
 setup(
     name="audio-zoo",
     version="0.1.0",
-    description="Audio classification model zoo (front-end x back-end taxonomy) for Keras 3 / TensorFlow",
+    description="Audio classification model zoo (front-end x back-end taxonomy) for Keras 3: TensorFlow, JAX, PyTorch",
     packages=find_packages(include=["zoo", "zoo.*", "pretrained", "pretrained.*", "export", "export.*",
                                     "benchmarks", "benchmarks.*"]),
     python_requires=">=3.9,<3.13",
@@ -39,7 +44,9 @@ setup(
         # Installed together with the pins, pip picks a protobuf both accept (4.25); installed
         # after them on its own, apache-beam pulls protobuf 6, which TF 2.17 refuses.
         "beam": BEAM_EXTRAS,
-        "test": ["pytest"] + BEAM_EXTRAS,
+        "jax": JAX,
+        "torch": TORCH,
+        "test": ["pytest"] + BEAM_EXTRAS + JAX + TORCH,  # CI tests all three backends
     },
     entry_points={
         "console_scripts": [

@@ -72,13 +72,14 @@ def _worker_spec(model_id, seed, preset, dataset):
     }
 
 
-def _run_in_subprocess(module, spec, workdir, *extra_args):
+def _run_in_subprocess(module, spec, workdir, *extra_args, env=None):
     """Runs `python -m module SPEC ROW [extra_args]`; returns the row (dict) or None if it failed."""
     spec_path = os.path.join(workdir, "spec.json")
     row_path = os.path.join(workdir, "row.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
-    child = subprocess.Popen([sys.executable, "-m", module, spec_path, row_path, *extra_args])
+    child = subprocess.Popen([sys.executable, "-m", module, spec_path, row_path, *extra_args],
+                             env=None if env is None else {**os.environ, **env})
     try:
         code = child.wait()
     except KeyboardInterrupt:
@@ -111,7 +112,9 @@ def _benchmark_model(model_id, spec, store, matmul_gflops):
 def _summary_line(row):
     return (f"ROC-AUC {row['roc_auc']:.3f}  PR-AUC {row['pr_auc']:.3f}  "
             f"p50 {row['latency_ms_p50']:.1f} ms  {row['throughput_clips_per_s']:.1f} clips/s  "
-            f"peak {row['peak_memory_mb']:,.0f} MB  est. train {row['est_train_vram_mb']:,.0f} MB")
+            f"peak {row['peak_memory_mb']:,.0f} MB  est. train {row['est_train_vram_mb']:,.0f} MB"
+            + (f"  measured train {row['measured_train_memory_mb']:,.0f} MB ({row['measured_train_memory_source']})"
+               if row.get("measured_train_memory_mb") is not None else ""))
 
 
 def _prepare_dataset(spec):
@@ -142,6 +145,15 @@ class _Progress:
         return f"progress: {done}/{self.total} runs done, {left} left; {elapsed:.0f} min elapsed, {eta}"
 
 
+def _default_out(preset):
+    """runs/PRESET on TensorFlow, runs/PRESET-BACKEND on the others (results of two backends
+    never resume into each other)."""
+    import keras
+
+    backend = keras.config.backend()
+    return os.path.join("runs", preset if backend == "tensorflow" else f"{preset}-{backend}")
+
+
 def _anchor(store, preset, matmul_gflops):
     from benchmarks.anchor import ANCHOR_ID
 
@@ -149,7 +161,8 @@ def _anchor(store, preset, matmul_gflops):
         return
     spec = {"throughput_batch": 32, "latency_repeats": preset.latency_repeats, "jit_compile": FLAGS.jit_compile}
     with tempfile.TemporaryDirectory(prefix="zoo-anchor-") as workdir:
-        row = _run_in_subprocess("benchmarks.anchor", spec, workdir)
+        # The original graph is TensorFlow's, and ours is timed next to it on the same backend.
+        row = _run_in_subprocess("benchmarks.anchor", spec, workdir, env={"KERAS_BACKEND": "tensorflow"})
     if row is None:
         print(f"{ANCHOR_ID}: failed (see above)", flush=True)
         return
@@ -168,7 +181,7 @@ def main(argv):
     preset = PRESETS[FLAGS.preset]
     models = _selected_models(FLAGS.models, preset)
     dataset = _dataset_spec(preset)
-    store = ResultsStore(FLAGS.out or os.path.join("runs", FLAGS.preset))
+    store = ResultsStore(FLAGS.out or _default_out(FLAGS.preset))
     _prepare_dataset(dataset)
     matmul_gflops = measure.matmul_gflops()
     print(f"device: {measure.device_name()}; dense matmul {matmul_gflops:.0f} GFLOP/s", flush=True)

@@ -31,18 +31,23 @@ def main(argv):
     from benchmarks import measure
     from zoo.datasets import open_dataset, parse_dataset
     from zoo.training import trainer
+    from zoo.training.backend_steps import make_train_steps
     from zoo.training.optimizers import make_optimizer
     from zoo.training.recipes import resolve_recipe
 
     data = open_dataset(parse_dataset(FLAGS.dataset), progress=True)
     recipe = resolve_recipe("default", batch_size=FLAGS.batch_size, input_seconds=FLAGS.input_seconds)
     patch = int(round(recipe.input_seconds * data.sample_rate))
-    strategy = tf.distribute.get_strategy()
+    from zoo.training.strategies import make_strategy
+
+    strategy = make_strategy("default")
     model = zoo.load(FLAGS.model, num_classes=len(data.tags), input_seconds=recipe.input_seconds,
                      sample_rate=data.sample_rate)
     optimizer = make_optimizer(recipe.phases[0])
     optimizer.build(model.trainable_variables)
-    step = trainer._make_train_step(strategy, model, optimizer, recipe, recipe.batch_size)
+    train_steps = make_train_steps(model, recipe, recipe.batch_size, strategy)
+    train_steps.start_phase(optimizer)
+    train_steps.start_epoch()
     steps = len(data.split("train")) // recipe.batch_size
 
     rng = np.random.default_rng(0)
@@ -50,17 +55,17 @@ def main(argv):
         tf.constant(rng.uniform(-0.5, 0.5, (recipe.batch_size, patch)).astype("float32")),
         tf.constant(rng.integers(0, 2, (recipe.batch_size, len(data.tags))).astype("float32")),
     )).cache().repeat()
-    memory_iterator = iter(strategy.experimental_distribute_dataset(in_memory))
+    memory_iterator = train_steps.batches(lambda: in_memory)
     for _ in range(FLAGS.warmup_steps):
-        step(memory_iterator)
+        train_steps.train(memory_iterator)
 
     def timed(iterator):
         start = time.perf_counter()
         for _ in range(steps):
-            float(step(iterator))
+            train_steps.train(iterator)
         return time.perf_counter() - start
 
-    files_iterator = trainer._train_batches(data, recipe.batch_size, patch, seed=1, strategy=strategy)
+    files_iterator = trainer._train_batches(train_steps, data, recipe.batch_size, patch, seed=1)
     # Alternate the two so that drifts of the machine's speed hit both alike; medians.
     files_seconds, memory_seconds = [], []
     for _ in range(FLAGS.repeats):

@@ -1,9 +1,15 @@
-"""Cost measurements of one model: latency, throughput, peak memory, estimated training memory."""
+"""Cost measurements of one model: latency, throughput, peak memory, training memory (estimated,
+and measured where the backend can tell), on Keras' backend (TensorFlow, JAX or PyTorch).
+
+What differs between backends is looked up in tables: how inference is compiled, how the GPU's
+peak memory is read and reset, how the machine's matmul rate is measured.
+"""
+import os
 import resource
 import time
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 __all__ = [
     "compiled_inference",
@@ -16,6 +22,7 @@ __all__ = [
     "gpu_peak_mb",
     "reset_gpu_peak",
     "estimate_train_memory_mb",
+    "planned_train_memory_mb",
     "matmul_gflops",
     "device_name",
 ]
@@ -23,10 +30,29 @@ __all__ = [
 BYTES_PER_FLOAT = 4
 
 
-def compiled_inference(model, samples, jit_compile=False):
-    """A traced inference function for [batch, samples] float32 waveforms."""
+def _backend():
+    return keras.config.backend()
+
+
+def _tf_inference(model, samples, jit_compile):
+    import tensorflow as tf
+
     signature = [tf.TensorSpec([None, samples], tf.float32)]
     return tf.function(lambda x: model(x, training=False), input_signature=signature, jit_compile=jit_compile)
+
+
+def _keras_inference(model, samples, jit_compile):
+    from zoo.models.inference_call import inference_function
+
+    return inference_function(model)  # JAX compiles with XLA anyway; jit_compile is TensorFlow's choice
+
+
+_INFERENCE = {"tensorflow": _tf_inference}
+
+
+def compiled_inference(model, samples, jit_compile=False):
+    """A compiled inference function for [batch, samples] float32 waveforms."""
+    return _INFERENCE.get(_backend(), _keras_inference)(model, samples, jit_compile)
 
 
 def _timed_calls(function, batch, repeats):
@@ -53,12 +79,12 @@ def items_per_s(function, batch, warmup=2, repeats=5):
 
 def latency_ms(function, samples, warmup=5, repeats=30):
     """(p50, p95) of batch-1 inference on a [1, samples] waveform in milliseconds."""
-    clip = tf.random.normal([1, samples], stddev=0.1, seed=0)
+    clip = np.random.default_rng(0).normal(0.0, 0.1, (1, samples)).astype(np.float32)
     return latency_ms_of(function, clip, warmup, repeats)
 
 
 def throughput_clips_per_s(function, samples, batch_size=32, warmup=2, repeats=5):
-    batch = tf.random.normal([batch_size, samples], stddev=0.1, seed=1)
+    batch = np.random.default_rng(1).normal(0.0, 0.1, (batch_size, samples)).astype(np.float32)
     return items_per_s(function, batch, warmup, repeats)
 
 
@@ -88,29 +114,87 @@ def current_rss_mb():
     return pages * resource.getpagesize() / 2**20
 
 
-def _gpu():
-    gpus = tf.config.list_logical_devices("GPU")
-    return gpus[0].name if gpus else None
+class _TensorFlowGpu:
+    @staticmethod
+    def _device():
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return gpus[0].name.replace("/device:", "") if gpus else None
+
+    def name(self):
+        import tensorflow as tf
+
+        gpu = tf.config.list_physical_devices("GPU")
+        return tf.config.experimental.get_device_details(gpu[0]).get("device_name", gpu[0].name) if gpu else None
+
+    def reset(self):
+        import tensorflow as tf
+
+        if self._device():
+            tf.config.experimental.reset_memory_stats(self._device())
+
+    def peak_mb(self):
+        import tensorflow as tf
+
+        return tf.config.experimental.get_memory_info(self._device())["peak"] / 2**20 if self._device() else None
+
+
+class _JaxGpu:
+    """JAX keeps no resettable peak: one fresh process per measurement (the benchmark's workers)."""
+
+    @staticmethod
+    def _device():
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return gpus[0] if gpus else None
+
+    def name(self):
+        return self._device().device_kind if self._device() else None
+
+    def reset(self):
+        pass
+
+    def peak_mb(self):
+        device = self._device()
+        return device.memory_stats()["peak_bytes_in_use"] / 2**20 if device else None
+
+
+class _TorchGpu:
+    def name(self):
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+    def reset(self):
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak_mb(self):
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+
+
+_GPUS = {"tensorflow": _TensorFlowGpu(), "jax": _JaxGpu(), "torch": _TorchGpu()}
 
 
 def reset_gpu_peak():
-    if _gpu():
-        tf.config.experimental.reset_memory_stats(_gpu().replace("/device:", ""))
+    _GPUS[_backend()].reset()
 
 
 def gpu_peak_mb():
-    """Peak GPU memory allocated by TensorFlow since the last reset, or None without a GPU."""
-    if not _gpu():
-        return None
-    return tf.config.experimental.get_memory_info(_gpu().replace("/device:", ""))["peak"] / 2**20
+    """Peak GPU memory the backend allocated since the last reset, or None without a GPU."""
+    return _GPUS[_backend()].peak_mb()
 
 
 def device_name():
-    gpu = tf.config.list_physical_devices("GPU")
+    gpu = _GPUS[_backend()].name()
     if gpu:
-        details = tf.config.experimental.get_device_details(gpu[0])
-        return f"GPU {details.get('device_name', gpu[0].name)}"
-    import os
+        return f"GPU {gpu}"
     import platform
 
     model = "unknown CPU"
@@ -132,7 +216,7 @@ def estimate_train_memory_mb(model, batch_size, optimizer_slots=2):
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     activations = 0
     for layer in model.layers:
-        for output in tf.nest.flatten(layer.output):
+        for output in keras.tree.flatten(layer.output):
             shape = output.shape[1:]
             if None in shape:
                 raise ValueError(f"estimate needs a fixed input length; {layer.name} has {output.shape}")
@@ -141,13 +225,73 @@ def estimate_train_memory_mb(model, batch_size, optimizer_slots=2):
     return floats * BYTES_PER_FLOAT / 2**20
 
 
-def matmul_gflops(n=2048, repeats=10):
-    """The machine's dense float32 matmul rate, as the reference for achieved GFLOP/s."""
-    a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
+def _tf_matmul(a, b):
+    import tensorflow as tf
+
+    a, b = tf.constant(a), tf.constant(b)
     matmul = tf.function(lambda: tf.matmul(a, b))
-    matmul().numpy()
+    return lambda: matmul().numpy()
+
+
+def _jax_matmul(a, b):
+    import jax
+
+    a, b = jax.device_put(a), jax.device_put(b)
+    matmul = jax.jit(lambda x, y: x @ y)
+    return lambda: matmul(a, b).block_until_ready()
+
+
+def _torch_matmul(a, b):
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    a, b = torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)
+
+    def matmul():
+        product = a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return product
+
+    return matmul
+
+
+_MATMULS = {"tensorflow": _tf_matmul, "jax": _jax_matmul, "torch": _torch_matmul}
+
+
+def matmul_gflops(n=2048, repeats=10):
+    """The machine's dense float32 matmul rate on Keras' backend, the reference for achieved GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    matmul = _MATMULS[_backend()](a, b)
+    matmul()
     start = time.perf_counter()
     for _ in range(repeats):
-        matmul().numpy()
+        matmul()
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def planned_train_memory_mb(model, batch_size, samples):
+    """JAX only (None elsewhere): the compiler's plan of one jitted train step of ``model`` on
+    [batch_size, samples] waveforms, in MB: arguments (weights, optimizer slots, batch) + outputs +
+    temporaries, less the outputs that reuse donated argument buffers (counted once).
+    ``compiled.memory_analysis()`` (XLA's buffer assignment): what the step needs at its peak
+    on the device it was compiled for, CPU included, without running it."""
+    if _backend() != "jax":
+        return None
+    from zoo.training.backend_steps import JaxSteps
+    from zoo.training.optimizers import make_optimizer
+    from zoo.training.recipes import resolve_recipe
+    from zoo.training.strategies import SingleDevice
+
+    recipe = resolve_recipe("default", batch_size=batch_size)
+    optimizer = make_optimizer(recipe.phases[0])
+    optimizer.build(model.trainable_variables)
+    steps = JaxSteps(model, recipe, batch_size, SingleDevice())
+    steps.start_phase(optimizer)
+    waveforms = np.zeros((batch_size, samples), np.float32)
+    labels = np.zeros((batch_size, model.output_shape[-1]), np.float32)
+    plan = steps.compiled_step(waveforms, labels).memory_analysis()
+    total = (plan.argument_size_in_bytes + plan.output_size_in_bytes + plan.temp_size_in_bytes
+             - plan.alias_size_in_bytes)
+    return total / 2**20

@@ -20,6 +20,9 @@ _MARKDOWN_COLUMNS = [
     ("peak_memory_mb", "peak MB", "{:,.0f}"), ("est_train_vram_mb", "est. train MB", "{:,.0f}"),
     ("latency_ms_10s", "p50 ms 10 s", "{:.1f}"), ("latency_ms_30s", "p50 ms 30 s", "{:.1f}"),
     ("est_train_vram_mb_30s", "est. train MB 30 s", "{:,.0f}"),
+    ("measured_train_memory_mb", "measured train MB", "{:,.0f}"),
+    ("planned_train_memory_mb_30s", "planned train MB 30 s", "{:,.0f}"),
+    ("backend", "backend", "{}"),
 ]
 
 
@@ -86,12 +89,14 @@ def _mean_ci(mean, half):
 
 def _summary_lines(summary):
     lines = ["## Per model, over seeds (mean ± half-width of the 95% t-interval; costs: median)", "",
-             "| model | seeds | ROC-AUC | PR-AUC | p50 ms | peak MB | est. train MB |", "|---|---|---|---|---|---|---|"]
+             "| model | seeds | ROC-AUC | PR-AUC | p50 ms | peak MB | est. train MB | measured train MB |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
         lines.append(f"| {row['model']} | {row['seeds']} | {_mean_ci(row['roc_auc_mean'], row['roc_auc_ci95'])} | "
                      f"{_mean_ci(row['pr_auc_mean'], row['pr_auc_ci95'])} | "
                      f"{_cell(row.get('latency_ms_p50'), '{:.1f}')} | {_cell(row.get('peak_memory_mb'), '{:,.0f}')} | "
-                     f"{_cell(row.get('est_train_vram_mb'), '{:,.0f}')} |")
+                     f"{_cell(row.get('est_train_vram_mb'), '{:,.0f}')} | "
+                     f"{_cell(row.get('measured_train_memory_mb'), '{:,.0f}')} |")
     return lines + [""]
 
 
@@ -112,7 +117,8 @@ def _write_markdown(table, summary, findings, title, notes, path):
     columns = [(c, h, f) for c, h, f in _MARKDOWN_COLUMNS if c in table]
     lines = [f"# {title}", ""]
     devices = ", ".join(sorted(table["device"].dropna().astype(str).unique()))
-    lines += [f"Device: {devices}", ""] + [f"- {n}" for n in notes] + [""]
+    backends = ", ".join(sorted(table["backend"].dropna().astype(str).unique())) if "backend" in table else ""
+    lines += [f"Device: {devices}" + (f"; Keras backend: {backends}" if backends else ""), ""] + [f"- {n}" for n in notes] + [""]
     lines += _summary_lines(summary) + _findings_lines(findings)
     lines += ["## Every run", ""]
     lines.append("| " + " | ".join(h for _, h, _ in columns) + " |")

@@ -24,7 +24,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("folder", None, "Audio folder to tag (default: tracks made from the GM clips).")
 flags.DEFINE_string("out", os.path.join("benchmarks", "results", "tagging"), "Where the results go.")
 flags.DEFINE_integer("repeats", 3, "Interleaved repetitions of each pipeline.")
-flags.DEFINE_list("runtimes", ["onnx", "tf", "tflite"], "zoo-tag runtimes to time.")
+flags.DEFINE_list("runtimes", ["onnx", "keras", "tflite"], "zoo-tag runtimes to time.")
 flags.DEFINE_integer("tracks", 6, "Tracks made from GM clips when --folder is not given.")
 flags.DEFINE_float("track_seconds", 180.0, "Length of each made track.")
 flags.DEFINE_float("long_seconds", 3600.0, "Length of the long file for the memory check (0 skips it).")

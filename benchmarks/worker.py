@@ -56,7 +56,8 @@ def _inference_costs(model, spec, clip_samples):
 
 
 def _length_scaling(model_id, spec, dataset):
-    """Latency and estimated training memory at other input lengths (variable-length only)."""
+    """Latency and training memory (estimated; planned by the compiler on JAX) at other input
+    lengths (variable-length only)."""
     row = {}
     for seconds in spec["scaling_seconds"]:
         model = zoo.load(model_id, num_classes=len(dataset.tags), input_seconds=seconds,
@@ -65,8 +66,20 @@ def _length_scaling(model_id, spec, dataset):
         infer = measure.compiled_inference(model, samples, jit_compile=spec["jit_compile"])
         row[f"latency_ms_{seconds:g}s"] = measure.latency_ms(infer, samples, warmup=2, repeats=5)[0]
         row[f"est_train_vram_mb_{seconds:g}s"] = measure.estimate_train_memory_mb(model, spec["batch_size"])
+        planned = measure.planned_train_memory_mb(model, spec["batch_size"], samples)
+        if planned is not None:
+            row[f"planned_train_memory_mb_{seconds:g}s"] = planned
         keras.backend.clear_session()
     return row
+
+
+def _measured_train_memory(row):
+    """The training step's memory as measured: the GPU's peak during training where there is a
+    GPU (a fresh process per model), else JAX's compiler plan of one step; None otherwise."""
+    if row["gpu_train_peak_mb"] is not None:
+        return row["gpu_train_peak_mb"], "gpu peak"
+    planned = row.get("planned_train_memory_mb")
+    return (planned, "jax plan") if planned is not None else (None, None)
 
 
 def run(spec, train_dir):
@@ -88,12 +101,15 @@ def run(spec, train_dir):
     row.update({k: v for k, v in result.metrics.items() if k.startswith(("roc_auc", "pr_auc"))})
     row.update(_inference_costs(model, spec, clip_samples))
     row["achieved_gflops"] = row["mflops_per_clip"] * row["throughput_clips_per_s"] / 1e3
+    row["planned_train_memory_mb"] = measure.planned_train_memory_mb(model, spec["batch_size"], clip_samples)
+    row["measured_train_memory_mb"], row["measured_train_memory_source"] = _measured_train_memory(row)
     if back.length_policy == registry.VARIABLE:
         row.update(_length_scaling(model_id, spec, dataset))
     gpu_peaks = [row["gpu_train_peak_mb"], row["gpu_inference_peak_mb"]]
     row["peak_memory_mb"] = max(gpu_peaks) if None not in gpu_peaks else measure.peak_rss_mb()
     row["peak_rss_mb"] = measure.peak_rss_mb()
     row["device"] = measure.device_name()
+    row["backend"] = keras.config.backend()
     row.update({k: spec[k] for k in ("epochs", "batch_size", "input_seconds", "jit_compile", "strategy")})
     return row, result.per_tag
 

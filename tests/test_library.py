@@ -173,7 +173,7 @@ def test_every_runtime_gives_zoo_tags_scores(library, tmp_path, capsys, runtime)
 def test_layer_embeddings_need_a_runtime_that_gives_them(library, capsys):
     arguments = [str(library), "--runtime", "tflite", "--embeddings", "penultimate", "--embeddings_dir", "x"]
     assert main(arguments) == 2
-    assert "need --runtime onnx or tf" in capsys.readouterr().err
+    assert "need --runtime onnx or keras" in capsys.readouterr().err
 
 
 def test_beam_on_the_direct_runner_writes_zoo_tags_records(library, tmp_path, capsys):

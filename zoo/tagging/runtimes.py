@@ -61,38 +61,19 @@ def _quiet_tensorflow():
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def _tf_function(network):
-    import tensorflow as tf
-
-    _quiet_tensorflow()
-    return tf.function(lambda x: network(x, training=False), reduce_retracing=True)
-
-
-def _predict_on_batch(network):
-    # Keras compiles it once per input shape (jax.jit on JAX; no_grad eager on PyTorch).
-    return network.predict_on_batch
-
-
-# Keras backend -> how the network is compiled for inference; others use predict_on_batch.
-_KERAS_CALLS = {"tensorflow": _tf_function}
-
-
 class _Keras:
     """The Keras network itself on Keras' backend (TensorFlow, JAX or PyTorch), compiled once."""
 
     gives_embeddings = True
 
     def __init__(self, patch_model, layers):
-        import keras
+        from zoo.models.inference_call import inference_function
 
-        network = analysis_network(patch_model, layers)
-        self._call = _KERAS_CALLS.get(keras.config.backend(), _predict_on_batch)(network)
-        self._to_numpy = keras.ops.convert_to_numpy
+        self._call = inference_function(analysis_network(patch_model, layers))
         self.input_kind = patch_model.input_kind()
 
     def __call__(self, patches):
-        outputs = self._call(np.asarray(patches, dtype=np.float32))
-        return {name: np.asarray(self._to_numpy(values)) for name, values in outputs.items()}
+        return self._call(patches)
 
 
 def _onnx_model(patch_model):

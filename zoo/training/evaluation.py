@@ -9,8 +9,8 @@ to it is the mean binary cross-entropy over patches, as musicnn-training's valid
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
+from zoo.models.inference_call import inference_function
 from zoo.training.metrics import per_tag_scores, summarise
 
 __all__ = ["Evaluation", "evaluate", "clip_patches"]
@@ -44,8 +44,7 @@ class _PatchScorer:
     """Scores patches in batches of ``batch_size`` as they arrive, remembering each one's clip."""
 
     def __init__(self, model, batch_size):
-        self._predict = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32),
-                                    reduce_retracing=True)
+        self._predict = inference_function(model)
         self._batch_size = batch_size
         self._pending, self._owners = [], []
         self.scores, self.owners = [], []
@@ -63,7 +62,7 @@ class _PatchScorer:
 
     def _flush(self, count):
         batch = np.stack(self._pending[:count])
-        self.scores.append(self._predict(tf.constant(batch)).numpy())
+        self.scores.append(self._predict(batch).astype(np.float32))
         self.owners.extend(self._owners[:count])
         del self._pending[:count], self._owners[:count]
 

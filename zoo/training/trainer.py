@@ -1,9 +1,12 @@
-"""The zoo's one trainer: any model, any dataset reader, a recipe, resumable, distributed.
+"""The zoo's one trainer: any model, any dataset reader, a recipe, resumable, distributed, on
+every Keras backend.
 
-One custom loop serves every tf.distribute strategy (Keras 3 ``fit`` fails under
-MultiWorkerMirroredStrategy, DESIGN.md "Measured on these machines"): the train step runs
-under ``strategy.run``, the evaluation (``zoo.training.evaluation``) on each worker's own copy
-of the weights, so every worker takes the same decisions (learning rate, early stop, best).
+One custom loop serves every backend and strategy; the step itself is the backend's
+(``zoo.training.backend_steps.TRAIN_STEPS``): on TensorFlow it runs under ``strategy.run`` of any
+tf.distribute strategy (Keras 3 ``fit`` fails under MultiWorkerMirroredStrategy, DESIGN.md
+"Measured on these machines"), on JAX as one jitted stateless function, on PyTorch through
+autograd. The evaluation (``zoo.training.evaluation``) runs on each worker's own copy of the
+weights, so every worker takes the same decisions (learning rate, early stop, best).
 """
 import hashlib
 import math
@@ -15,12 +18,12 @@ from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from zoo.models import registry
 from zoo.models.builder import input_samples
 from zoo.models.model_files import MODEL_FILE
 from zoo.training import evaluation
+from zoo.training.backend_steps import make_train_steps
 from zoo.training.freezing import FREEZE_MODES, freeze
 from zoo.training.optimizers import make_optimizer
 from zoo.training.recipes import resolve_recipe
@@ -81,68 +84,6 @@ def _build_model(model_id, dataset, recipe, weights, freeze_mode, model_options)
     return model, frozen
 
 
-def _l2_penalty(model, l2):
-    kernels = [v for v in model.trainable_variables if "kernel" in v.path]
-    return l2 * tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in kernels]) if kernels and l2 else 0.0
-
-
-def _make_train_step(strategy, model, optimizer, recipe, global_batch):
-    trainable = model.trainable_variables
-    replicas = strategy.num_replicas_in_sync
-
-    def replica_step(waveforms, labels):
-        with tf.GradientTape() as tape:
-            scores = tf.cast(model(waveforms, training=True), tf.float32)
-            per_example = keras.losses.binary_crossentropy(labels, scores)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-            loss += _l2_penalty(model, recipe.l2) / replicas
-            scaled = optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, trainable)
-        optimizer.apply_gradients(zip(gradients, trainable))
-        return loss
-
-    @tf.function
-    def step(iterator):
-        waveforms, labels = next(iterator)
-        losses = strategy.run(replica_step, args=(waveforms, labels))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
-
-    return step
-
-
-def _make_forward_step(strategy, model):
-    """Training-mode forward pass (no weight update): what batch-norm recalibration runs."""
-
-    @tf.function
-    def step(iterator):
-        waveforms, _ = next(iterator)
-        strategy.run(lambda x: model(x, training=True), args=(waveforms,))
-
-    return step
-
-
-def _make_statistics_sync(strategy, model):
-    """Averages BN moving statistics over all replicas; None with a single replica.
-
-    Gradients are all-reduced, but every replica updates its own moving statistics from the
-    batches it sees, so workers would evaluate (and save) different models without this.
-    """
-    statistics = [v for v in model.non_trainable_variables if v.path.endswith(("moving_mean", "moving_variance"))]
-    if strategy.num_replicas_in_sync == 1 or not statistics:
-        return None
-
-    @tf.function
-    def sync():
-        local = strategy.run(lambda: [tf.identity(v) for v in statistics])
-        return [strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for value in local]
-
-    def apply():
-        for variable, mean in zip(statistics, sync()):
-            variable.assign(mean)
-
-    return apply
-
-
 def _recalibrate_batch_norm(model, forward_step, iterator, batches):
     """Re-estimate every trainable BN's moving statistics as the plain mean over ``batches``.
 
@@ -167,15 +108,11 @@ def _recalibrate_batch_norm(model, forward_step, iterator, batches):
             dropout.rate = rate
 
 
-def _train_batches(dataset, global_batch, patch_samples, seed, strategy):
+def _train_batches(steps, dataset, global_batch, patch_samples, seed):
     from zoo.datasets.pipeline import make_dataset
 
-    batches = make_dataset(dataset, "train", global_batch, clip_samples=patch_samples, shuffle=True, seed=seed,
-                           repeat=True, drop_remainder=True)
-    options = tf.data.Options()
-    # The file list is one tensor, not files to shard: every worker reads all and keeps its share.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return iter(strategy.experimental_distribute_dataset(batches.with_options(options)))
+    return steps.batches(lambda: make_dataset(dataset, "train", global_batch, clip_samples=patch_samples,
+                                              shuffle=True, seed=seed, repeat=True, drop_remainder=True))
 
 
 class _Progress:
@@ -217,7 +154,12 @@ class _LoopState:
 
 
 def _writer(run, chief):
+    """TensorBoard's event writer (TensorFlow's, whatever the backend), None where TensorFlow is absent."""
     if not chief:
+        return None
+    try:
+        import tensorflow as tf
+    except ImportError:
         return None
     return tf.summary.create_file_writer(run.file("tensorboard"))
 
@@ -225,6 +167,8 @@ def _writer(run, chief):
 def _log_scalars(writer, row):
     if writer is None:
         return
+    import tensorflow as tf
+
     with writer.as_default(step=row["epoch"]):
         for key in ("loss", "val_loss", "val_roc_auc", "val_pr_auc", "learning_rate"):
             tf.summary.scalar(key, row[key])
@@ -243,9 +187,11 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
         recipe: ``zoo.training.RECIPES`` name; epochs, batch_size, input_seconds override it.
         weights: pretrained set ("mtt", "msd"): every layer but the head, a new head for the tags.
         freeze: None, "frontend" or "backbone" (see ``zoo.training.freezing``).
-        strategy: None, "default", "mirrored", "multi_worker" or a tf.distribute.Strategy.
+        strategy: None or a name of ``zoo.training.strategies.STRATEGIES`` for Keras' backend
+            (TensorFlow: "default", "mirrored", "multi_worker" or a tf.distribute.Strategy; JAX:
+            "default", "data_parallel"; PyTorch: "default").
         seed: weights, data order and crops (and the manifest's split when it has none).
-        mixed_precision: float16 compute on GPUs (the log-mel input stage stays float32).
+        mixed_precision: float16 compute on GPUs (the log-mel input stage stays float32); TensorFlow only.
         skip_bad_files: leave out a manifest's missing or undecodable files instead of failing.
         **model_options: model parameters (``zoo.load`` overrides).
 
@@ -259,6 +205,9 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
         from zoo.weights import resolve_weights
 
         resolve_weights(model_id, weights)
+    if mixed_precision and keras.config.backend() != "tensorflow":
+        raise ValueError(f"mixed_precision=True trains on the TensorFlow backend only (its loss-scaled step); "
+                         f"this process runs {keras.config.backend()}")
     distribution = make_strategy(strategy)  # before TensorFlow's first op (multi-worker needs that)
     chief = is_chief(distribution)
     run = RunDirectory(out_dir, writable=chief)
@@ -343,22 +292,20 @@ class _Trainer:
                   f"recipe {recipe.name}, {strategy.num_replicas_in_sync} replica(s)"
                   + (f", {frozen:,} weights frozen ({freeze_mode})" if frozen else "")
                   + (f"; resuming after epoch {state.epoch}" if state.epoch else ""))
+        train_steps = make_train_steps(model, recipe, global_batch, strategy)
         # A resumed run draws other crops than the first epochs did, not the same ones again.
-        batches = _train_batches(self.data, global_batch, self.patch_samples, seed * 100003 + state.epoch, strategy)
-        forward = _make_forward_step(strategy, model)
-        self.sync_statistics = _make_statistics_sync(strategy, model)
+        batches = _train_batches(train_steps, self.data, global_batch, self.patch_samples, seed * 100003 + state.epoch)
         writer = _writer(run, self.chief)
         resumed_from = state.epoch
-        optimizer, phase_index, step_fn = None, None, None
+        optimizer, phase_index = None, None
         while state.epoch < recipe.epochs and not state.stopped_early:
             index, phase = recipe.phase_at(state.epoch, recipe.epochs)
             if index != phase_index:
-                optimizer, step_fn, best_weights = self._enter_phase(
-                    model, index, phase, state, best_weights, optimizer_values, global_batch)
+                optimizer, best_weights = self._enter_phase(model, index, phase, state, best_weights, optimizer_values)
+                train_steps.start_phase(optimizer)
                 optimizer_values, phase_index = None, index
             optimizer.learning_rate.assign(state.learning_rate)
-            best_weights = self._run_epoch(model, optimizer, step_fn, forward, batches, steps, state, best_weights,
-                                           writer)
+            best_weights = self._run_epoch(model, optimizer, train_steps, batches, steps, state, best_weights, writer)
         if best_weights is not None:
             model.set_weights(best_weights)
         return self._finish(model, state, resumed_from)
@@ -372,7 +319,7 @@ class _Trainer:
         self.run.write_history(state.history)  # drop rows of an epoch that was cut short
         return state, best_weights, optimizer_values
 
-    def _enter_phase(self, model, index, phase, state, best_weights, optimizer_values, global_batch):
+    def _enter_phase(self, model, index, phase, state, best_weights, optimizer_values):
         if index != state.phase or state.learning_rate is None:
             state.phase, state.learning_rate, state.plateau_count = index, phase.learning_rate, 0
             if phase.reload_best and best_weights is not None:
@@ -384,21 +331,22 @@ class _Trainer:
         if optimizer_values is not None:
             for variable, value in zip(optimizer.variables, optimizer_values):
                 variable.assign(value)
-        return optimizer, _make_train_step(self.strategy, model, optimizer, self.recipe, global_batch), best_weights
+        return optimizer, best_weights
 
-    def _run_epoch(self, model, optimizer, step_fn, forward, batches, steps, state, best_weights, writer):
+    def _run_epoch(self, model, optimizer, train_steps, batches, steps, state, best_weights, writer):
         recipe = self.recipe
         epoch = state.epoch + 1
         start = time.perf_counter()
         progress = _Progress(steps, epoch, recipe.epochs, self.verbose and self.chief, self.interactive)
         losses = []
+        train_steps.start_epoch()
         for index in range(steps):
-            losses.append(float(step_fn(batches)))
+            losses.append(train_steps.train(batches))
             progress.step(index + 1, losses[-1])
+        train_steps.end_of_steps()
         if recipe.recalibrate_bn_batches:
-            _recalibrate_batch_norm(model, forward, batches, recipe.recalibrate_bn_batches)
-        if self.sync_statistics is not None:
-            self.sync_statistics()
+            _recalibrate_batch_norm(model, train_steps.forward, batches, recipe.recalibrate_bn_batches)
+        train_steps.sync_statistics()
         validation = evaluation.evaluate(model, self.data, "valid", self.patch_samples)
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": validation.loss,
                "val_roc_auc": validation.metrics["roc_auc"], "val_pr_auc": validation.metrics["pr_auc"],
