@@ -20,10 +20,13 @@ The package is built in floors; a module imports its own package and lower floor
 This module and the ``python -m zoo.beam`` / ``zoo.describe`` shims sit on top.
 """
 import importlib
+import logging
 import os
 
 # Before TensorFlow loads (via kapre): its start-up chatter would precede every CLI error line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# JAX notes at INFO that it found no ROCm or TPU; absl's CLIs (zoo-train, benchmarks) print INFO.
+logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
 
 from zoo.audio import AudioError, load_audio  # noqa: E402
 from zoo.models.keras_registration import register_when_keras_loads  # noqa: E402

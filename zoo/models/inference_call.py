@@ -1,8 +1,9 @@
 """A Keras model compiled for inference on Keras' backend: ``inference_function(model)(batch)``.
 
 Tagging's Keras runtime and training's evaluation score NumPy batches with it. TensorFlow traces
-the model once into a ``tf.function`` (reduce_retracing: one graph for every batch size); JAX and
-PyTorch use Keras' own ``predict_on_batch`` (jax.jit per input shape; eager under no_grad).
+the model once into a ``tf.function`` (reduce_retracing: one graph for every batch size); JAX
+jits its stateless call (compiled once per input shape, reading the variables at every call);
+PyTorch uses Keras' own ``predict_on_batch`` (eager, no_grad).
 Outputs come back as NumPy arrays, or a dict of them for a model with named outputs.
 """
 import keras
@@ -20,12 +21,27 @@ def _tf_function(model):
     return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
 
+def _jax_stateless(model):
+    import jax
+
+    def forward(trainable, non_trainable, batch):
+        return model.stateless_call(trainable, non_trainable, batch, training=False)[0]
+
+    compiled = jax.jit(forward)
+
+    def call(batch):  # the variables' current values: a model trained since still scores as it is now
+        return compiled([v.value for v in model.trainable_variables],
+                        [v.value for v in model.non_trainable_variables], batch)
+
+    return call
+
+
 def _predict_on_batch(model):
     return model.predict_on_batch
 
 
 # Keras backend -> how a model is compiled for inference; a backend not listed uses predict_on_batch.
-_COMPILERS = {"tensorflow": _tf_function}
+_COMPILERS = {"tensorflow": _tf_function, "jax": _jax_stateless}
 
 
 def _to_numpy(values):
