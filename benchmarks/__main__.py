@@ -16,6 +16,7 @@ import time
 from absl import app, flags
 
 from benchmarks.presets import PRESETS
+from zoo.training.strategies import STRATEGY_NAMES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("preset", "default", sorted(PRESETS), "Models, data size and training length.")
@@ -25,7 +26,7 @@ flags.DEFINE_string("out", None, "Output directory (default runs/<preset>).")
 flags.DEFINE_integer("epochs", None, "Training epochs (default: the preset's).")
 flags.DEFINE_integer("batch_size", None, "Training batch size (default: the preset's).")
 flags.DEFINE_float("input_seconds", 3.0, "Model input length in seconds.")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
+flags.DEFINE_enum("strategy", "default", STRATEGY_NAMES, "Distribution strategy of Keras' backend (zoo-train's).")
 flags.DEFINE_bool("jit_compile", False, "Compile training and inference with XLA.")
 flags.DEFINE_string("data_root", None, "Where datasets are rendered/cached (default: the zoo cache).")
 flags.DEFINE_integer("seed", 0, "Seed of the data (rendering, manifest split) and of the first training run.")

@@ -187,3 +187,27 @@ def test_benchmark_smoke_preset_fills_backend_and_measured_memory(backend, tmp_p
         assert row["planned_train_memory_mb_10s"] > row["planned_train_memory_mb"]
     else:  # no GPU here: nothing measured on PyTorch's CPU
         assert pd.isna(row["measured_train_memory_mb"])
+
+
+DATA_PARALLEL = """
+import sys, numpy as np, zoo
+runs = {}
+for strategy in ("default", "data_parallel"):
+    result = zoo.train("maxpool-frame-single", "manifest:" + sys.argv[1], out_dir=sys.argv[2] + "/" + strategy, epochs=1,
+                       batch_size=4, input_seconds=1, strategy=strategy, verbose=False)
+    runs[strategy] = (result.history[0]["loss"], result.model.get_weights())
+(loss_one, weights_one), (loss_two, weights_two) = runs["default"], runs["data_parallel"]
+print(abs(loss_one - loss_two), max(float(np.abs(a - b).max()) for a, b in zip(weights_one, weights_two)))
+"""
+
+
+def test_jax_data_parallel_on_two_devices_trains_like_one(manifest, tmp_path):
+    """Two host devices (XLA's --xla_force_host_platform_device_count): each global batch split
+    over both. Adam moves a weight by at most its learning rate (1e-3) per step, so three steps
+    bound what float-rounding differences in the gradients can do to a weight."""
+    environment = {**_environment("jax"), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    run = subprocess.run([sys.executable, "-c", DATA_PARALLEL, str(manifest), str(tmp_path)], cwd=REPO,
+                         env=environment, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    loss_difference, weight_difference = map(float, run.stdout.split()[-2:])
+    assert loss_difference <= 1e-4 and weight_difference <= 3 * 1e-3, run.stdout

@@ -13,6 +13,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import flags  # noqa: E402
+from zoo.training.strategies import STRATEGY_NAMES  # noqa: E402
 
 __all__ = ["main"]
 
@@ -30,8 +31,9 @@ flags.DEFINE_string("weights", None, "Pretrained weights to start from (mtt, msd
                     flag_values=FLAGS)
 flags.DEFINE_enum("freeze", None, ["frontend", "backbone", "none"], "Layers held still while training.",
                   flag_values=FLAGS)
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
-                  "tf.distribute strategy (multi_worker reads TF_CONFIG).", flag_values=FLAGS)
+flags.DEFINE_enum("strategy", "default", STRATEGY_NAMES,
+                  "Distribution strategy of Keras' backend: TensorFlow default|mirrored|multi_worker (reads "
+                  "TF_CONFIG), JAX default|data_parallel, PyTorch default.", flag_values=FLAGS)
 flags.DEFINE_integer("seed", 0, "Seed for weights, data order and crops.", flag_values=FLAGS)
 flags.DEFINE_bool("mixed_precision", False, "float16 compute on GPUs (input stage stays float32).",
                   flag_values=FLAGS)

@@ -9,9 +9,7 @@ trainer reads: ``scope()``, ``num_replicas_in_sync`` and ``cluster_resolver``.
 """
 import contextlib
 
-import keras
-
-__all__ = ["STRATEGIES", "make_strategy", "is_chief", "worker_label"]
+__all__ = ["STRATEGIES", "STRATEGY_NAMES", "make_strategy", "is_chief", "worker_label"]
 
 
 class SingleDevice:
@@ -30,6 +28,8 @@ class JaxDataParallel(SingleDevice):
     global batch split along its first axis (the batch must divide by the device count)."""
 
     def __init__(self):
+        import keras
+
         self.distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices())
         self.num_replicas_in_sync = len(keras.distribution.list_devices())
 
@@ -52,6 +52,7 @@ STRATEGIES = {
     "jax": {"default": SingleDevice, "data_parallel": JaxDataParallel},
     "torch": {"default": SingleDevice},
 }
+STRATEGY_NAMES = sorted({name for names in STRATEGIES.values() for name in names})  # the CLIs' --strategy
 
 
 def _is_tf_strategy(value):
@@ -67,6 +68,8 @@ def make_strategy(name):
         name = "default"
     if isinstance(name, SingleDevice) or _is_tf_strategy(name):
         return name
+    import keras
+
     backend = keras.config.backend()
     known = STRATEGIES.get(backend, {"default": SingleDevice})
     if name not in known:
