@@ -6,6 +6,7 @@ and reports per-tag ROC-AUC and average precision macro-averaged over tags. A cl
 one patch is zero-padded to one patch; a last partial patch is dropped. The loss reported next
 to it is the mean binary cross-entropy over patches, as musicnn-training's validation cost.
 """
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,11 +41,23 @@ def _binary_cross_entropy(labels, scores):
     return -(labels * np.log(scores) + (1.0 - labels) * np.log(1.0 - scores)).mean(axis=-1)
 
 
+# model -> its compiled inference function, so that every epoch's validation reuses one trace
+# (a new tf.function per evaluation retraced every epoch: TensorFlow's "retracing" warnings).
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compiled(model):
+    if model not in _COMPILED:
+        _COMPILED[model] = inference_function(model)
+    return _COMPILED[model]
+
+
 class _PatchScorer:
-    """Scores patches in batches of ``batch_size`` as they arrive, remembering each one's clip."""
+    """Scores patches in batches of ``batch_size`` as they arrive, remembering each one's clip.
+    The last, partial batch is zero-padded to the full size: one input shape, one compilation."""
 
     def __init__(self, model, batch_size):
-        self._predict = inference_function(model)
+        self._predict = _compiled(model)
         self._batch_size = batch_size
         self._pending, self._owners = [], []
         self.scores, self.owners = [], []
@@ -62,7 +75,10 @@ class _PatchScorer:
 
     def _flush(self, count):
         batch = np.stack(self._pending[:count])
-        self.scores.append(self._predict(batch).astype(np.float32))
+        real = len(batch)
+        if real < self._batch_size:
+            batch = np.concatenate([batch, np.zeros((self._batch_size - real, *batch.shape[1:]), batch.dtype)])
+        self.scores.append(self._predict(batch)[:real].astype(np.float32))
         self.owners.extend(self._owners[:count])
         del self._pending[:count], self._owners[:count]
 

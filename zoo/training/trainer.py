@@ -347,18 +347,23 @@ class _Trainer:
         if recipe.recalibrate_bn_batches:
             _recalibrate_batch_norm(model, train_steps.forward, batches, recipe.recalibrate_bn_batches)
         train_steps.sync_statistics()
+        steps_done = time.perf_counter()
         validation = evaluation.evaluate(model, self.data, "valid", self.patch_samples)
+        validated = time.perf_counter()
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": validation.loss,
                "val_roc_auc": validation.metrics["roc_auc"], "val_pr_auc": validation.metrics["pr_auc"],
                "learning_rate": float(state.learning_rate), "phase": state.phase + 1,
-               "seconds": time.perf_counter() - start}
+               "seconds": validated - start, "steps_seconds": steps_done - start,
+               "validation_seconds": validated - steps_done}
         improved = validation.loss < state.best_val_loss
         best_weights = self._update_state(model, state, row, improved, best_weights)
         self.run.save_checkpoint(epoch, model, best_weights, optimizer, state.as_dict())
-        self.run.write_history(state.history)
         _log_scalars(writer, row)
         if improved:
             self.run.save_model(self._float32_copy(model))
+        # What saving cost, known only now: in history.csv, and in the next epoch's checkpoint.
+        row["checkpoint_seconds"] = time.perf_counter() - validated
+        self.run.write_history(state.history)
         self._say(_epoch_line(row, recipe.epochs, improved) if not self.interactive
                   else f"  val_loss {row['val_loss']:.4f}  val_roc_auc {row['val_roc_auc']:.4f}"
                        + ("  [best]" if improved else ""))
