@@ -33,7 +33,7 @@ flags.DEFINE_integer("batch_size", 16, "Batch size.")
 flags.DEFINE_float("input_seconds", 3.0, "Training crop and evaluation patch length.")
 flags.DEFINE_integer("step_repeats", 5, "Pure steps timed after the epochs.")
 flags.DEFINE_string("data_root", None, "Where the GM set is rendered (default: the zoo cache).")
-flags.DEFINE_string("out", "benchmarks/results/training_speed", "Output prefix (.json, .md).")
+flags.DEFINE_string("out", "benchmarks/results/training_speed/latest", "Output prefix (.json, .md).")
 flags.DEFINE_string("child", None, "Internal: measure this model in this process, write JSON to --child_out.")
 flags.DEFINE_string("child_out", None, "Internal.")
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.models.fast_conv import SingleChannelConv2D, fold_patches
+from zoo.models.fast_conv import SingleChannelConv2D, fold_patches, toeplitz_input_gradient
 
 
 def _outputs_and_gradients(layer, x, upstream):
@@ -18,7 +18,8 @@ def _outputs_and_gradients(layer, x, upstream):
 
 @pytest.mark.parametrize(
     "kernel_size, padding, channels",
-    [((7, 13), "valid", 1), ((16, 1), "same", 1), ((3, 3), "same", 1), ((5, 4), "same", 1), ((3, 3), "same", 3)],
+    [((7, 13), "valid", 1), ((16, 1), "same", 1), ((3, 3), "same", 1), ((5, 4), "same", 1), ((3, 3), "same", 3),
+     ((32, 1), "same", 1), ((33, 1), "valid", 1), ((40, 1), "same", 1)],  # the last three: the Toeplitz route
 )
 def test_matches_keras_conv2d_forward_and_backward(kernel_size, padding, channels):
     rng = np.random.default_rng(0)
@@ -33,6 +34,20 @@ def test_matches_keras_conv2d_forward_and_backward(kernel_size, padding, channel
     actual = _outputs_and_gradients(fast, x, upstream)
     for name, want, got in zip(("output", "input grad", "kernel grad", "bias grad"), expected, actual):
         np.testing.assert_allclose(got, want, atol=5e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("taps, rows", [(32, 1), (32, 32), (32, 33), (40, 97), (128, 187)])
+def test_toeplitz_input_gradient_equals_tensorflows(taps, rows):
+    """Every block count and remainder, against Conv2DBackpropInput (TensorFlow's own gradient)."""
+    rng = np.random.default_rng(3)
+    height = rows + taps - 1
+    kernel = tf.constant(rng.normal(size=(taps, 1, 1, 5)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(2, rows, 7, 5)).astype("float32"))
+    expected = tf.raw_ops.Conv2DBackpropInput(input_sizes=[2, height, 7, 1], filter=kernel, out_backprop=upstream,
+                                              strides=[1, 1, 1, 1], padding="VALID")
+    got = toeplitz_input_gradient(upstream, kernel, tf.constant(height))
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=2e-5 * np.sqrt(taps))
 
 
 def test_fold_is_the_overlap_add_of_patches():

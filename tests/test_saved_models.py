@@ -53,6 +53,8 @@ REGISTERED = {
     "zoo.models.layers": ["zoo>ReflectPad1D", "zoo>ComplexPower", "zoo>Log10Compression", "zoo>TemporalMaxMeanPooling",
                           "zoo>AttentionPooling1D", "zoo>TaggedSigmoid", "zoo>MinimumLength"],
     "zoo.models.fast_conv": ["zoo>SingleChannelConv2D"],
+    "zoo.models.fused_batch_norm": ["zoo>BatchNormalization"],  # new in this release
+    "zoo.models.portable_log_mel": ["zoo>FramedStft", "zoo>MelFilterbank"],  # new in this release
     "zoo.tagging.inference_graph": ["zoo>PooledAffine", "zoo>NormalisedAfterPooling"],
     "zoo.conversion.real_valued_stft": ["export>WindowedDftPower"],
     "export.patching": ["export>PadToLength", "export>Patches", "export>MeanOverPatches"],

@@ -48,7 +48,7 @@ def register_layers():
     """Registers every custom layer a zoo model can hold (idempotent)."""
     import keras
 
-    from zoo.models import fast_conv, layers, portable_log_mel  # noqa: F401  (their decorators register them)
+    from zoo.models import fast_conv, fused_batch_norm, layers, portable_log_mel  # noqa: F401  (decorators register)
 
     _KAPRE_REGISTRATION.get(keras.config.backend(), _register_kapre_twins)()
 
