@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -42,10 +41,6 @@ def measure_this_backend(repeats):
     import zoo
     from benchmarks import measure
     from zoo.models.inference_call import inference_function
-    from zoo.training.backend_steps import make_train_steps
-    from zoo.training.optimizers import make_optimizer
-    from zoo.training.recipes import resolve_recipe
-    from zoo.training.strategies import make_strategy
 
     rng = np.random.default_rng(0)
     model = zoo.load(MODEL, weights=WEIGHTS, input_seconds=SECONDS)
@@ -54,31 +49,9 @@ def measure_this_backend(repeats):
     batch = rng.normal(0.0, 0.1, (INFERENCE_BATCH, samples)).astype(np.float32)
     inference = measure.items_per_s(infer, batch, warmup=2, repeats=repeats)
 
-    recipe = resolve_recipe("default", batch_size=TRAIN_BATCH)
-    optimizer = make_optimizer(recipe.phases[0])
-    optimizer.build(model.trainable_variables)
-    steps = make_train_steps(model, recipe, TRAIN_BATCH, make_strategy("default"))
-    steps.start_phase(optimizer)
-    waveforms = rng.normal(0.0, 0.1, (TRAIN_BATCH, samples)).astype(np.float32)
-    labels = (rng.uniform(size=(TRAIN_BATCH, 50)) > 0.9).astype(np.float32)
-
-    def batches():
-        import tensorflow as tf
-
-        return tf.data.Dataset.from_tensors((waveforms, labels)).repeat()
-
-    iterator = steps.batches(batches)
-    steps.start_epoch()
-    for _ in range(2):  # compile, first allocations
-        steps.train(iterator)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        steps.train(iterator)  # returns the loss as a Python float: the step has finished
-        times.append(time.perf_counter() - start)
-    steps.end_of_steps()
+    step = measure.train_step_seconds(model, TRAIN_BATCH, repeats=repeats)
     return {"backend": keras.config.backend(), "inference_s": INFERENCE_BATCH / inference,
-            "train_step_s": _median(times), "device": measure.device_name()}
+            "train_step_s": step, "device": measure.device_name()}
 
 
 def _turn(backend, repeats):
@@ -120,12 +93,7 @@ def main(argv):
                for backend, runs in turns.items()}
     table = _table(results, FLAGS.backends[0], matmul)
     print(table)
-    os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
-    for suffix, text in ((".json", json.dumps({"matmul_gflops": matmul, "results": results}, indent=2)),
-                         (".md", table)):
-        with open(FLAGS.out + suffix + ".partial", "w") as handle:
-            handle.write(text)
-        os.replace(FLAGS.out + suffix + ".partial", FLAGS.out + suffix)
+    measure.write_report(FLAGS.out, {"matmul_gflops": matmul, "results": results}, table)
     return 0
 
 

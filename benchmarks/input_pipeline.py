@@ -55,7 +55,7 @@ def main(argv):
         tf.constant(rng.uniform(-0.5, 0.5, (recipe.batch_size, patch)).astype("float32")),
         tf.constant(rng.integers(0, 2, (recipe.batch_size, len(data.tags))).astype("float32")),
     )).cache().repeat()
-    memory_iterator = train_steps.batches(lambda: in_memory)
+    memory_iterator = train_steps.in_memory_batches(*next(in_memory.take(1).as_numpy_iterator()))
     for _ in range(FLAGS.warmup_steps):
         train_steps.train(memory_iterator)
 

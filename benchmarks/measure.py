@@ -23,8 +23,10 @@ __all__ = [
     "reset_gpu_peak",
     "estimate_train_memory_mb",
     "planned_train_memory_mb",
+    "train_step_seconds",
     "matmul_gflops",
     "device_name",
+    "write_report",
 ]
 
 BYTES_PER_FLOAT = 4
@@ -295,3 +297,44 @@ def planned_train_memory_mb(model, batch_size, samples):
     total = (plan.argument_size_in_bytes + plan.output_size_in_bytes + plan.temp_size_in_bytes
              - plan.alias_size_in_bytes)
     return total / 2**20
+
+
+def train_step_seconds(model, batch_size, repeats=5, warmup=2):
+    """Median seconds of the zoo trainer's step (``zoo.training.backend_steps``, recipe "default",
+    Adam) on one batch of random waveforms held in memory: the step without the input pipeline."""
+    from zoo.training.backend_steps import make_train_steps
+    from zoo.training.optimizers import make_optimizer
+    from zoo.training.recipes import resolve_recipe
+    from zoo.training.strategies import make_strategy
+
+    rng = np.random.default_rng(0)
+    waveforms = rng.normal(0.0, 0.1, (batch_size, model.input_shape[1])).astype(np.float32)
+    labels = (rng.uniform(size=(batch_size, model.output_shape[-1])) > 0.8).astype(np.float32)
+    recipe = resolve_recipe("default", batch_size=batch_size)
+    optimizer = make_optimizer(recipe.phases[0])
+    optimizer.build(model.trainable_variables)
+    steps = make_train_steps(model, recipe, batch_size, make_strategy("default"))
+    steps.start_phase(optimizer)
+
+    iterator = steps.in_memory_batches(waveforms, labels)
+    steps.start_epoch()
+    for _ in range(warmup):  # compilation, first allocations
+        steps.train(iterator)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        steps.train(iterator)  # returns the loss as a Python float: the step has finished
+        times.append(time.perf_counter() - start)
+    steps.end_of_steps()
+    return float(np.median(times))
+
+
+def write_report(prefix, payload, markdown):
+    """PREFIX.json and PREFIX.md, each replaced atomically."""
+    import json
+
+    os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
+    for suffix, text in ((".json", json.dumps(payload, indent=2)), (".md", markdown)):
+        with open(prefix + suffix + ".partial", "w") as handle:
+            handle.write(text)
+        os.replace(prefix + suffix + ".partial", prefix + suffix)

@@ -8,7 +8,6 @@ gradient, batch norm, dense), next to the whole train step of the zoo's trainer,
 and the optimizer's update alone. The parts overlap less than a fused step can, so they sum to
 more or less than the step; they say which work dominates. Writes ``--out`` (JSON and Markdown).
 """
-import json
 import os
 import sys
 import time
@@ -86,33 +85,17 @@ def _layer_costs(layer, batch):
     return costs
 
 
-def _step_seconds(model, batch):
+def _optimizer_seconds(model):
+    """Adam's update of every trainable weight alone (zero gradients)."""
     import numpy as np
 
-    from zoo.training.backend_steps import make_train_steps
     from zoo.training.optimizers import make_optimizer
     from zoo.training.recipes import resolve_recipe
-    from zoo.training.strategies import make_strategy
 
-    rng = np.random.default_rng(0)
-    recipe = resolve_recipe("default", batch_size=batch)
-    optimizer = make_optimizer(recipe.phases[0])
+    optimizer = make_optimizer(resolve_recipe("default").phases[0])
     optimizer.build(model.trainable_variables)
-    steps = make_train_steps(model, recipe, batch, make_strategy("default"))
-    steps.start_phase(optimizer)
-    waveforms = rng.normal(0.0, 0.1, (batch, model.input.shape[1])).astype(np.float32)
-    labels = (rng.uniform(size=(batch, model.output.shape[-1])) > 0.8).astype(np.float32)
-
-    def in_memory():
-        import tensorflow as tf
-
-        return tf.data.Dataset.from_tensors((waveforms, labels)).repeat()
-
-    iterator = steps.batches(in_memory)
-    step = _median_seconds(lambda: steps.train(iterator))
     gradients = [np.zeros(v.shape, np.float32) for v in model.trainable_variables]
-    update = _median_seconds(lambda: optimizer.apply(gradients, model.trainable_variables))
-    return step, update
+    return _median_seconds(lambda: optimizer.apply(gradients, model.trainable_variables))
 
 
 def profile_model(model_id):
@@ -136,7 +119,10 @@ def profile_model(model_id):
         cut = keras.Model(model.input, log_mel.output)
         waveforms = tf.random.normal((batch, model.input.shape[1]), stddev=0.1)
         stage = _median_seconds(tf.function(lambda x: cut(x, training=True)), waveforms)
-    step, update = _step_seconds(model, batch)
+    from benchmarks import measure
+
+    step = measure.train_step_seconds(model, batch, repeats=FLAGS.repeats, warmup=1)
+    update = _optimizer_seconds(model)
     return {"model": model_id, "step_seconds": step, "optimizer_seconds": update, "input_stage_seconds": stage,
             "layers": rows}
 
@@ -178,11 +164,7 @@ def main(argv):
     records = [profile_model(model_id) for model_id in FLAGS.models]
     table = _markdown(records, measure.device_name(), measure.matmul_gflops())
     print(table)
-    os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
-    for suffix, text in ((".json", json.dumps(records, indent=2)), (".md", table)):
-        with open(FLAGS.out + suffix + ".partial", "w") as handle:
-            handle.write(text)
-        os.replace(FLAGS.out + suffix + ".partial", FLAGS.out + suffix)
+    measure.write_report(FLAGS.out, records, table)
     return 0
 
 

@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -44,45 +43,12 @@ def _dataset():
     return f"gm:{','.join(FLAGS.clips)}"
 
 
-def _pure_step_seconds(model, recipe, data):
-    """Median time of the trainer's step on one batch already in memory (no input pipeline)."""
-    import numpy as np
-
-    from zoo.training.backend_steps import make_train_steps
-    from zoo.training.optimizers import make_optimizer
-    from zoo.training.strategies import make_strategy
-
-    rng = np.random.default_rng(0)
-    samples = int(round(recipe.input_seconds * data.sample_rate))
-    waveforms = rng.normal(0.0, 0.1, (recipe.batch_size, samples)).astype(np.float32)
-    labels = (rng.uniform(size=(recipe.batch_size, len(data.tags))) > 0.8).astype(np.float32)
-    optimizer = make_optimizer(recipe.phases[0])
-    optimizer.build(model.trainable_variables)
-    steps = make_train_steps(model, recipe, recipe.batch_size, make_strategy("default"))
-    steps.start_phase(optimizer)
-
-    def in_memory():
-        import tensorflow as tf
-
-        return tf.data.Dataset.from_tensors((waveforms, labels)).repeat()
-
-    iterator = steps.batches(in_memory)
-    steps.start_epoch()
-    steps.train(iterator)  # tracing, first allocations
-    times = []
-    for _ in range(FLAGS.step_repeats):
-        start = time.perf_counter()
-        steps.train(iterator)
-        times.append(time.perf_counter() - start)
-    steps.end_of_steps()
-    return float(np.median(times))
-
-
 def measure_model(model_id, out_dir):
     """One model's epochs and pure step (the child's side)."""
     import pandas as pd
 
     import zoo
+    from benchmarks import measure
     from zoo.models.catalogue import count_flops
     from zoo.training.recipes import resolve_recipe
 
@@ -103,7 +69,7 @@ def measure_model(model_id, out_dir):
         "valid_patches_per_epoch": valid_patches,
         "epoch_bound_gflop": (3 * forward_flops * train_clips + forward_flops * valid_patches) / 1e9,
         "epochs": history.to_dict("records"),
-        "pure_step_seconds": _pure_step_seconds(result.model, recipe, data),
+        "pure_step_seconds": measure.train_step_seconds(result.model, recipe.batch_size, FLAGS.step_repeats, warmup=1),
         "steps_per_epoch": train_clips // recipe.batch_size,
     }
 
@@ -172,13 +138,9 @@ def main(argv):
     rows = [row for record in records for row in _share_rows(record, matmul_gflops)]
     table = _markdown(records, rows, matmul_gflops, measure.device_name())
     print(table)
-    os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     payload = {"matmul_gflops": matmul_gflops, "device": measure.device_name(), "dataset": _dataset(),
                "records": records, "epochs": rows}
-    for suffix, text in ((".json", json.dumps(payload, indent=2)), (".md", table)):
-        with open(FLAGS.out + suffix + ".partial", "w") as handle:
-            handle.write(text)
-        os.replace(FLAGS.out + suffix + ".partial", FLAGS.out + suffix)
+    measure.write_report(FLAGS.out, payload, table)
     return 0
 
 

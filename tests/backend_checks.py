@@ -49,12 +49,7 @@ def one_train_step(model, waveforms, labels):
     steps = make_train_steps(model, recipe, len(waveforms), make_strategy("default"))
     steps.start_phase(optimizer)
 
-    def batches():
-        import tensorflow as tf
-
-        return tf.data.Dataset.from_tensors((waveforms, labels)).repeat()
-
-    iterator = steps.batches(batches)
+    iterator = steps.in_memory_batches(waveforms, labels)
     steps.start_epoch()
     loss = steps.train(iterator)
     steps.end_of_steps()

@@ -6,10 +6,8 @@ memory columns. This process (TensorFlow) writes the references."""
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -21,7 +19,7 @@ import zoo
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backend_checks  # noqa: E402
 from test_pretrained import render_pieces  # noqa: E402
-from test_training import SMALL_OPTIONS, write_manifest  # noqa: E402
+from test_training import SMALL_OPTIONS, kill_after_epochs, write_manifest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = ("jax", "torch")
@@ -154,14 +152,7 @@ def test_zoo_train_killed_then_resumed_trains_each_epoch_once(backend, manifest,
     first = subprocess.Popen(args, cwd=REPO, env=_environment(backend), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     history = out / "history.csv"
-    deadline = time.time() + 300
-    while time.time() < deadline and first.poll() is None:
-        if history.exists() and len(pd.read_csv(history)) >= 1:
-            break
-        time.sleep(0.02)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    assert first.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_after_epochs(first, history, 1, timeout=300)
     second = subprocess.run(args, cwd=REPO, env=_environment(backend), capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert re.search(r"resuming after epoch [12]\b", second.stdout), second.stdout
@@ -211,3 +202,25 @@ def test_jax_data_parallel_on_two_devices_trains_like_one(manifest, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     loss_difference, weight_difference = map(float, run.stdout.split()[-2:])
     assert loss_difference <= 1e-4 and weight_difference <= 3 * 1e-3, run.stdout
+
+
+WITHOUT_TENSORFLOW = """
+import sys
+sys.modules["tensorflow"] = None  # as on a machine without it: every import of it fails
+import zoo
+from zoo.datasets.input_pipelines import default_pipeline
+result = zoo.train("maxpool-frame-single", "manifest:" + sys.argv[1], out_dir=sys.argv[2], epochs=2, batch_size=4,
+                   input_seconds=1, verbose=False)
+print(default_pipeline(), len(result.history), result.metrics["roc_auc"])
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_trains_where_tensorflow_is_not_installed(backend, manifest, tmp_path):
+    """The NumPy input pipeline (zoo.datasets.numpy_pipeline) and no TensorBoard events."""
+    run = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(manifest), str(tmp_path / "out")], cwd=REPO,
+                         env=_environment(backend), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    pipeline, epochs, roc_auc = run.stdout.split()[-3:]
+    assert pipeline == "numpy" and epochs == "2" and 0.0 <= float(roc_auc) <= 1.0
+    assert (tmp_path / "out" / "model.keras").exists() and not (tmp_path / "out" / "tensorboard").exists()

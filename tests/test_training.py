@@ -182,19 +182,23 @@ def test_other_settings_in_the_same_out_are_refused(trained, manifest, capsys):
     assert "recipe.epochs: 2 there, 5 now" in capsys.readouterr().err
 
 
+def kill_after_epochs(process, history, epochs, timeout=240):
+    """SIGKILL ``process`` (a zoo-train run) once ``history`` (its history.csv) holds ``epochs`` rows."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if history.exists() and len(pd.read_csv(history)) >= epochs:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+
 def test_sigkill_then_rerun_trains_each_epoch_once(manifest, tmp_path):
     out = tmp_path / "out"
     args = [*SMALL_OPTIONS, f"--dataset=manifest:{manifest}", f"--out={out}", "--epochs=8"]
-    first = _cli(*args)
     history = out / "history.csv"
-    deadline = time.time() + 240
-    while time.time() < deadline and first.poll() is None:
-        if history.exists() and len(pd.read_csv(history)) >= 2:
-            break
-        time.sleep(0.02)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    assert first.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_after_epochs(_cli(*args), history, 2)
     done = len(pd.read_csv(history))
     second = _cli(*args)
     output, errors = second.communicate(timeout=300)

@@ -5,35 +5,14 @@ the pipeline, mixed to mono; with ``clip_samples``, only the crop is decoded (a 
 when shuffling, the centre one otherwise; a shorter clip is padded with silence). Nothing is
 held in memory beyond the batches in flight, so any dataset size trains in bounded memory.
 Files are assumed at the dataset's sample rate (the manifest reader resamples ahead of time).
+Where TensorFlow is not installed, ``numpy_pipeline`` gives the same batches' NumPy counterpart
+(``input_pipelines`` picks).
 """
-import numpy as np
-import soundfile as sf
 import tensorflow as tf
 
+from zoo.datasets import clip_reading
+
 __all__ = ["make_dataset"]
-
-
-def _mono(samples):
-    return samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
-
-
-def _read_whole(path):
-    return _mono(sf.read(path.decode(), dtype="float32", always_2d=True)[0])
-
-
-def _read_crop(path, clip_samples, random_crop, seed):
-    """``clip_samples`` of the file, decoding only those: a random or the centre window.
-
-    libsndfile seeks in wav, flac, ogg and mp3, so a 3 s crop of a 10 s FLAC costs a third of
-    its decode (1.4 ms for the whole clip here, against 10.1 ms with tensorflow-io's decode_flac,
-    which on 2 cores did not hide behind a musicnn-vertical training step).
-    """
-    with sf.SoundFile(path.decode()) as audio:
-        room = max(0, audio.frames - clip_samples)
-        start = int(np.random.default_rng(seed).integers(0, room + 1)) if random_crop else room // 2
-        audio.seek(start)
-        samples = _mono(audio.read(clip_samples, dtype="float32", always_2d=True))
-    return np.pad(samples, (0, clip_samples - len(samples)))  # a shorter clip: silence after it
 
 
 def make_dataset(dataset, split, batch_size, clip_samples=None, shuffle=None, random_crop=None, seed=0,
@@ -56,7 +35,7 @@ def make_dataset(dataset, split, batch_size, clip_samples=None, shuffle=None, ra
     if repeat:
         elements = elements.repeat()
     if clip_samples is None:
-        elements = elements.map(lambda path, label: (_numpy(_read_whole, [path], [None]), label),
+        elements = elements.map(lambda path, label: (_numpy(clip_reading.read_whole, [path], [None]), label),
                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         batched = elements.padded_batch(batch_size, drop_remainder=drop_remainder)
     else:
@@ -75,5 +54,5 @@ def _numpy(function, arguments, shape):
 
 
 def _crop(path, clip_samples, random_crop, crop_seed):
-    read = lambda p, s: _read_crop(p, clip_samples, random_crop, int(s) & 0x7FFFFFFFFFFFFFFF)  # noqa: E731
+    read = lambda p, s: clip_reading.read_crop(p, clip_samples, random_crop, clip_reading.crop_seed(s))  # noqa: E731
     return _numpy(read, [path, crop_seed], [clip_samples])

@@ -15,6 +15,8 @@ computes gradients and applies them, and how batches reach it:
 Every backend computes the same loss: binary cross-entropy averaged over the global batch, plus
 the recipe's L2 term ``l2 * sum(kernel ** 2) / 2`` (``tf.nn.l2_loss``'s convention).
 """
+import itertools
+
 import keras
 from keras import ops
 
@@ -34,11 +36,6 @@ def _mean_cross_entropy(labels, scores):
     return ops.mean(keras.losses.binary_crossentropy(labels, ops.cast(scores, "float32")))
 
 
-def _numpy_batches(make_dataset):
-    """The training batches as NumPy (waveforms, labels) from the tf.data pipeline."""
-    return make_dataset().as_numpy_iterator()
-
-
 class TensorFlowSteps:
     """tf.distribute's custom loop: every strategy, one replica or many, one worker or many."""
 
@@ -51,12 +48,22 @@ class TensorFlowSteps:
         self.sync_statistics = self._statistics_sync() or (lambda: None)
         self.train = None
 
-    def batches(self, make_dataset):
+    def batches(self, dataset, split, batch_size, **options):
+        """The split's batches (``zoo.datasets.pipeline.make_dataset`` options), distributed."""
+        from zoo.datasets.pipeline import make_dataset
+
+        return self._distributed(make_dataset(dataset, split, batch_size, **options))
+
+    def in_memory_batches(self, waveforms, labels):
+        """One batch, again and again (benchmarks time the step without the input pipeline)."""
+        return self._distributed(self._tf.data.Dataset.from_tensors((waveforms, labels)).repeat())
+
+    def _distributed(self, batches):
         tf = self._tf
         options = tf.data.Options()
         # The file list is one tensor, not files to shard: every worker reads all and keeps its share.
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return iter(self.strategy.experimental_distribute_dataset(make_dataset().with_options(options)))
+        return iter(self.strategy.experimental_distribute_dataset(batches.with_options(options)))
 
     def start_phase(self, optimizer):
         tf, model, strategy = self._tf, self.model, self.strategy
@@ -129,8 +136,15 @@ class _EagerForward:
     """Training-mode forward passes in eager mode (BN recalibration changes the momentum between
     calls, which a compiled function would bake in)."""
 
-    def batches(self, make_dataset):
-        return _numpy_batches(make_dataset)
+    def batches(self, dataset, split, batch_size, **options):
+        """The split's NumPy batches (``zoo.datasets.input_pipelines``: tf.data where TensorFlow is
+        installed, else the NumPy pipeline)."""
+        from zoo.datasets.input_pipelines import numpy_batches
+
+        return numpy_batches(dataset, split, batch_size, **options)
+
+    def in_memory_batches(self, waveforms, labels):
+        return itertools.repeat((waveforms, labels))
 
     def forward(self, iterator):
         waveforms, _ = next(iterator)

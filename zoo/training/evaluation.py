@@ -85,14 +85,13 @@ class _PatchScorer:
 
 def evaluate(model, dataset, split, patch_samples, batch_size=32):
     """``Evaluation`` of ``model`` on ``split`` of a ``TaggingDataset`` by the protocol above."""
-    from zoo.datasets.pipeline import make_dataset
+    from zoo.datasets.input_pipelines import numpy_batches
 
-    clips = make_dataset(dataset, split, 1, clip_samples=None, shuffle=False, ).unbatch()
     scorer = _PatchScorer(model, batch_size)
     labels = []
-    for index, (waveform, label) in enumerate(clips.as_numpy_iterator()):
-        scorer.add(list(clip_patches(waveform, patch_samples)), index)
-        labels.append(label)
+    for index, (waveform, label) in enumerate(numpy_batches(dataset, split, 1, clip_samples=None, shuffle=False)):
+        scorer.add(list(clip_patches(waveform[0], patch_samples)), index)
+        labels.append(label[0])
     patch_scores, owners = scorer.finish()
     labels = np.stack(labels).astype(np.float32)
     loss = float(_binary_cross_entropy(labels[owners], patch_scores).mean())

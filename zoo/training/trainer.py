@@ -10,7 +10,6 @@ weights, so every worker takes the same decisions (learning rate, early stop, be
 """
 import hashlib
 import math
-import os
 import sys
 import time
 from collections.abc import Mapping
@@ -109,10 +108,8 @@ def _recalibrate_batch_norm(model, forward_step, iterator, batches):
 
 
 def _train_batches(steps, dataset, global_batch, patch_samples, seed):
-    from zoo.datasets.pipeline import make_dataset
-
-    return steps.batches(lambda: make_dataset(dataset, "train", global_batch, clip_samples=patch_samples,
-                                              shuffle=True, seed=seed, repeat=True, drop_remainder=True))
+    return steps.batches(dataset, "train", global_batch, clip_samples=patch_samples, shuffle=True, seed=seed,
+                         repeat=True, drop_remainder=True)
 
 
 class _Progress:

@@ -1,0 +1,41 @@
+"""Reading one training or evaluation clip from its file: mono float32, the whole clip or a crop.
+
+Both input pipelines (``pipeline``: tf.data; ``numpy_pipeline``: NumPy, where TensorFlow is not
+installed) read audio with these functions, so a clip and its crops are the same in either.
+"""
+import numpy as np
+import soundfile as sf
+
+__all__ = ["crop_seed", "read_crop", "read_whole"]
+
+
+def _mono(samples):
+    return samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
+
+
+def _path(path):
+    return path.decode() if isinstance(path, bytes) else str(path)
+
+
+def read_whole(path):
+    return _mono(sf.read(_path(path), dtype="float32", always_2d=True)[0])
+
+
+def read_crop(path, clip_samples, random_crop, seed):
+    """``clip_samples`` of the file, decoding only those: a random or the centre window.
+
+    libsndfile seeks in wav, flac, ogg and mp3, so a 3 s crop of a 10 s FLAC costs a third of
+    its decode (1.4 ms for the whole clip here, against 10.1 ms with tensorflow-io's decode_flac,
+    which on 2 cores did not hide behind a musicnn-vertical training step).
+    """
+    with sf.SoundFile(_path(path)) as audio:
+        room = max(0, audio.frames - clip_samples)
+        start = int(np.random.default_rng(seed).integers(0, room + 1)) if random_crop else room // 2
+        audio.seek(start)
+        samples = _mono(audio.read(clip_samples, dtype="float32", always_2d=True))
+    return np.pad(samples, (0, clip_samples - len(samples)))  # a shorter clip: silence after it
+
+
+def crop_seed(seed):
+    """A crop's seed as numpy's generators take it (non-negative 63 bits)."""
+    return int(seed) & 0x7FFFFFFFFFFFFFFF
