@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian machine: system packages for the benchmark's
 # General-MIDI renderer, then a virtual environment in .venv with the pinned working set.
+#   bash setup.sh        what the main job (the benchmark) needs: TensorFlow only
+#   bash setup.sh test   + what the tests need: pytest, Apache Beam, JAX and PyTorch (Keras' other
+#                        backends; PyPI's torch wheel brings ~2.5 GB of CUDA libraries)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,4 +20,8 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+case "${1:-}" in
+  "") .venv/bin/python -m pip install -q -e . ;;
+  test) .venv/bin/python -m pip install -q -e '.[test]' ;;
+  *) echo "usage: bash setup.sh [test]" >&2; exit 2 ;;
+esac
