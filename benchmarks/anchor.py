@@ -5,13 +5,12 @@ Run by the CLI as ``python -m benchmarks.anchor SPEC.json ROW.json`` in its own 
 """
 import json
 import os
-import signal
 import sys
 
+from benchmarks.worker_interrupts import leave_quietly_on_ctrl_c
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Ctrl-C reaches the whole process group, maybe while TensorFlow is still importing: leave
-# quietly with 130 (the CLI reports the interruption), never with a traceback.
-signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
+leave_quietly_on_ctrl_c()
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -6,14 +6,13 @@ measures; writes the result row (and the per-tag table) atomically at the very e
 """
 import json
 import os
-import signal
 import sys
 import time
 
+from benchmarks.worker_interrupts import leave_quietly_on_ctrl_c
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Ctrl-C reaches the whole process group, maybe while TensorFlow is still importing: leave
-# quietly with 130 (the CLI reports the interruption), never with a traceback.
-signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
+leave_quietly_on_ctrl_c()
 
 import keras  # noqa: E402
 

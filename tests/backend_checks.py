@@ -56,6 +56,43 @@ def one_train_step(model, waveforms, labels):
     return loss, [np.asarray(w) for w in model.get_weights()]
 
 
+def recalibration_errors():
+    """The trainer's batch-norm recalibration through this backend's compiled forward step, over
+    three batches with other statistics: max |moving statistic - mean of the batches'| (mean,
+    variance), and whether momentum and dropout came back."""
+    from zoo.models.fused_batch_norm import BatchNormalization
+    from zoo.training.backend_steps import make_train_steps
+    from zoo.training.recipes import resolve_recipe
+    from zoo.training.strategies import make_strategy
+    from zoo.training.trainer import _recalibrate_batch_norm
+
+    rng = np.random.default_rng(3)
+    batches = [rng.normal(shift, scale, (4, 6)).astype(np.float32) for shift, scale in ((0, 1), (5, 2), (-3, 0.5))]
+    inputs = keras.Input((6,))
+    norm, dropout = BatchNormalization(momentum=0.9), keras.layers.Dropout(0.3)
+    model = keras.Model(inputs, dropout(norm(inputs)))
+    strategy = make_strategy("default")
+    steps = make_train_steps(model, resolve_recipe("default", batch_size=4), 4, strategy)
+    labels = np.zeros((4, 1), np.float32)
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        dataset = tf.data.Dataset.from_tensor_slices((np.stack(batches), np.stack([labels] * 3)))
+        iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    else:
+        iterator = iter([(batch, labels) for batch in batches])
+    _recalibrate_batch_norm(model, steps.forward, iterator, len(batches))
+    return {
+        "mean": _max_difference(norm.moving_mean, np.mean([b.mean(axis=0) for b in batches], axis=0)),
+        "variance": _max_difference(norm.moving_variance, np.mean([b.var(axis=0) for b in batches], axis=0)),
+        "restored": norm.momentum == 0.9 and dropout.rate == 0.3,
+    }
+
+
+def check_batch_norm_recalibration(workdir, references):
+    return recalibration_errors()
+
+
 def _max_difference(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
@@ -154,7 +191,7 @@ def references_list(references, prefix):
 
 
 CHECKS = (check_input_stage_and_pretrained_scores, check_tagging, check_tensorflow_saved_files, check_weights_files,
-          check_every_model_runs)
+          check_batch_norm_recalibration, check_every_model_runs)
 
 
 def main(workdir):

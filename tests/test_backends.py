@@ -139,6 +139,19 @@ def test_a_train_step_computes_what_tensorflow_computes(checked):
         assert difference <= 1e-5 + 5e-3 * size, (backend, path, difference, size)
 
 
+def _recalibrated(backend, result):
+    assert result["mean"] <= 1e-5 and result["variance"] <= 1e-4 and result["restored"], (backend, result)
+
+
+def test_batch_norm_recalibration_averages_the_batches(checked):
+    _recalibrated(*_result(checked, "check_batch_norm_recalibration"))
+
+
+def test_batch_norm_recalibration_averages_the_batches_on_tensorflow():
+    """TensorFlow's forward step is a tf.function: what it bakes in at its first trace."""
+    _recalibrated("tensorflow", backend_checks.recalibration_errors())
+
+
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
     return write_manifest(tmp_path_factory.mktemp("backend-manifest"), count=16)

@@ -86,20 +86,29 @@ def _build_model(model_id, dataset, recipe, weights, freeze_mode, model_options)
 def _recalibrate_batch_norm(model, forward_step, iterator, batches):
     """Re-estimate every trainable BN's moving statistics as the plain mean over ``batches``.
 
-    Momentum k/(k+1) at the k-th batch makes the moving average a cumulative mean (as
-    torch.optim.swa_utils.update_bn); dropout is off meanwhile. Frozen BNs are left alone.
+    The mean of the batches' statistics, as torch.optim.swa_utils.update_bn's cumulative
+    average gives; dropout is off meanwhile. Frozen BNs are left alone. Each forward pass runs
+    with momentum 0 (the moving statistics become that batch's) and the mean is taken here:
+    a compiled forward step bakes the momentum in at its first trace, so changing it between
+    calls (momentum k/(k+1)) left TensorFlow with the last batch's statistics alone.
     """
     norms = [layer for layer in model.layers
              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
     dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    statistics = [variable for norm in norms for variable in (norm.moving_mean, norm.moving_variance)]
     momenta, rates = [n.momentum for n in norms], [d.rate for d in dropouts]
     for dropout in dropouts:
         dropout.rate = 0.0
+    for norm in norms:
+        norm.momentum = 0.0
     try:
-        for k in range(batches):
-            for norm in norms:
-                norm.momentum = k / (k + 1)
+        totals = [np.zeros(variable.shape, np.float64) for variable in statistics]
+        for _ in range(batches):
             forward_step(iterator)
+            for total, variable in zip(totals, statistics):
+                total += keras.ops.convert_to_numpy(variable.value)
+        for variable, total in zip(statistics, totals):
+            variable.assign((total / batches).astype(variable.dtype))
     finally:
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
