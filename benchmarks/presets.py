@@ -46,6 +46,12 @@ PRESETS = {
         clips=(480, 80, 160), epochs=10, batch_size=16, scaling_seconds=(30,), latency_repeats=10,
         anchor=False, seeds=3,
     ),
+    # The default preset until 2026-12-03: every front-end on musicnn's back-end and every back-end
+    # on the vertical front-end, one seed (no verdicts); kept to compare against the new default.
+    "sweep": Preset(
+        models=_default_models(),
+        clips=(400, 80, 160), epochs=8, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,
+    ),
     "full": Preset(
         models=tuple(registry.list_models()),
         clips=(400, 80, 160), epochs=8, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,
