@@ -67,6 +67,8 @@ def _worker_spec(model_id, seed, preset, dataset):
         "strategy": FLAGS.strategy,
         "jit_compile": FLAGS.jit_compile,
         "seed": seed,
+        # Latency and throughput are the architecture's, not the seed's: timed on the first seed.
+        "time_inference": seed == FLAGS.seed,
         "scaling_seconds": list(preset.scaling_seconds),
         "latency_repeats": preset.latency_repeats,
         "throughput_batch": 32,
@@ -111,8 +113,9 @@ def _benchmark_model(model_id, spec, store, matmul_gflops):
 
 
 def _summary_line(row):
-    return (f"ROC-AUC {row['roc_auc']:.3f}  PR-AUC {row['pr_auc']:.3f}  "
-            f"p50 {row['latency_ms_p50']:.1f} ms  {row['throughput_clips_per_s']:.1f} clips/s  "
+    timed = (f"p50 {row['latency_ms_p50']:.1f} ms  {row['throughput_clips_per_s']:.1f} clips/s  "
+             if "latency_ms_p50" in row else "")
+    return (f"ROC-AUC {row['roc_auc']:.3f}  PR-AUC {row['pr_auc']:.3f}  {timed}"
             f"peak {row['peak_memory_mb']:,.0f} MB  est. train {row['est_train_vram_mb']:,.0f} MB"
             + (f"  measured train {row['measured_train_memory_mb']:,.0f} MB ({row['measured_train_memory_source']})"
                if row.get("measured_train_memory_mb") is not None else ""))

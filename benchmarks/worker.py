@@ -55,15 +55,16 @@ def _inference_costs(model, spec, clip_samples):
 
 
 def _length_scaling(model_id, spec, dataset):
-    """Latency and training memory (estimated; planned by the compiler on JAX) at other input
-    lengths (variable-length only)."""
+    """Latency (where the spec times inference) and training memory (estimated; planned by the
+    compiler on JAX) at other input lengths (variable-length only)."""
     row = {}
     for seconds in spec["scaling_seconds"]:
         model = zoo.load(model_id, num_classes=len(dataset.tags), input_seconds=seconds,
                          sample_rate=dataset.sample_rate)
         samples = int(seconds * dataset.sample_rate)
-        infer = measure.compiled_inference(model, samples, jit_compile=spec["jit_compile"])
-        row[f"latency_ms_{seconds:g}s"] = measure.latency_ms(infer, samples, warmup=2, repeats=5)[0]
+        if spec["time_inference"]:
+            infer = measure.compiled_inference(model, samples, jit_compile=spec["jit_compile"])
+            row[f"latency_ms_{seconds:g}s"] = measure.latency_ms(infer, samples, warmup=2, repeats=5)[0]
         row[f"est_train_vram_mb_{seconds:g}s"] = measure.estimate_train_memory_mb(model, spec["batch_size"])
         planned = measure.planned_train_memory_mb(model, spec["batch_size"], samples)
         if planned is not None:
@@ -98,13 +99,14 @@ def run(spec, train_dir):
     }
     row.update(train_costs)
     row.update({k: v for k, v in result.metrics.items() if k.startswith(("roc_auc", "pr_auc"))})
-    row.update(_inference_costs(model, spec, clip_samples))
-    row["achieved_gflops"] = row["mflops_per_clip"] * row["throughput_clips_per_s"] / 1e3
+    if spec["time_inference"]:
+        row.update(_inference_costs(model, spec, clip_samples))
+        row["achieved_gflops"] = row["mflops_per_clip"] * row["throughput_clips_per_s"] / 1e3
     row["planned_train_memory_mb"] = measure.planned_train_memory_mb(model, spec["batch_size"], clip_samples)
     row["measured_train_memory_mb"], row["measured_train_memory_source"] = _measured_train_memory(row)
     if back.length_policy == registry.VARIABLE:
         row.update(_length_scaling(model_id, spec, dataset))
-    gpu_peaks = [row["gpu_train_peak_mb"], row["gpu_inference_peak_mb"]]
+    gpu_peaks = [row["gpu_train_peak_mb"], row.get("gpu_inference_peak_mb")]
     row["peak_memory_mb"] = max(gpu_peaks) if None not in gpu_peaks else measure.peak_rss_mb()
     row["peak_rss_mb"] = measure.peak_rss_mb()
     row["device"] = measure.device_name()

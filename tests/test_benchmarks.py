@@ -134,6 +134,11 @@ def test_two_models_two_seeds_give_four_rows_a_summary_and_findings(smoke_run, t
     assert sorted(zip(table.model, table.seed)) == [
         ("musicnn-frame-many", 0), ("musicnn-frame-many", 1), ("musicnn-frame-single", 0), ("musicnn-frame-single", 1)]
     assert "progress: 4/4 runs done, 0 left" in log
+    # Latency is the architecture's: timed on the first seed; the memory estimates (the memory
+    # finding pairs them by seed) on every seed.
+    first = table.seed == 0
+    assert table.latency_ms_p50[first].notna().all() and table.latency_ms_p50[~first].isna().all()
+    assert table.est_train_vram_mb_10s.notna().all()
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns[:len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
     assert summary.seeds.tolist() == [2, 2] and summary.roc_auc_ci95.notna().all()
