@@ -89,6 +89,46 @@ def recalibration_errors():
     }
 
 
+TOEPLITZ_CASES = ((128, "same"), (40, "valid"), (33, "same"))  # kernel height, padding
+
+
+def _tall_kernel_model(conv_class, taps, padding):
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((150, 5, 1))
+    hidden = keras.layers.BatchNormalization()(inputs)  # trainable: the convolution's input gradient counts
+    hidden = conv_class(4, (taps, 1), padding=padding)(hidden)
+    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid")(hidden))
+
+
+def check_toeplitz_convolution(workdir, references):
+    """SingleChannelConv2D's Toeplitz route for tall one-column kernels against keras' Conv2D
+    with the same weights: outputs, and one train step's updates (so the gradients)."""
+    from zoo.models import fast_conv
+
+    rng = np.random.default_rng(9)
+    waveforms = rng.normal(0.0, 1.0, (3, 150, 5, 1)).astype(np.float32)
+    labels = (rng.uniform(size=(3, 2)) > 0.5).astype(np.float32)
+    calls, original = [], fast_conv.toeplitz_conv
+    fast_conv.toeplitz_conv = lambda *args: calls.append(args) or original(*args)
+    result = {}
+    try:
+        for taps, padding in TOEPLITZ_CASES:
+            ours = _tall_kernel_model(fast_conv.SingleChannelConv2D, taps, padding)
+            plain = _tall_kernel_model(keras.layers.Conv2D, taps, padding)
+            plain.set_weights(ours.get_weights())
+            start = [np.asarray(w) for w in ours.get_weights()]
+            forward = _max_difference(ours.predict(waveforms, verbose=0), plain.predict(waveforms, verbose=0))
+            ours_after, plain_after = one_train_step(ours, waveforms, labels)[1], one_train_step(plain, waveforms, labels)[1]
+            updates = [(_max_difference(a - w, b - w), float(np.max(np.abs(b - w))))
+                       for a, b, w in zip(ours_after, plain_after, start)]
+            result[f"{taps}x1 {padding}"] = {"forward": forward, "updates": updates}
+    finally:
+        fast_conv.toeplitz_conv = original
+    result["toeplitz_calls"] = len(calls)
+    return result
+
+
 def check_batch_norm_recalibration(workdir, references):
     return recalibration_errors()
 
@@ -191,7 +231,7 @@ def references_list(references, prefix):
 
 
 CHECKS = (check_input_stage_and_pretrained_scores, check_tagging, check_tensorflow_saved_files, check_weights_files,
-          check_batch_norm_recalibration, check_every_model_runs)
+          check_batch_norm_recalibration, check_toeplitz_convolution, check_every_model_runs)
 
 
 def main(workdir):

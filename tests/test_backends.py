@@ -139,6 +139,22 @@ def test_a_train_step_computes_what_tensorflow_computes(checked):
         assert difference <= 1e-5 + 5e-3 * size, (backend, path, difference, size)
 
 
+def test_tall_one_column_kernels_on_jax_as_toeplitz_products_equal_keras_conv(checked):
+    """On JAX (on a CPU), the Toeplitz forward and autodiff's gradients through it against keras'
+    Conv2D, same weights; sums of up to 128 products, in float32. PyTorch keeps keras' Conv2D."""
+    from zoo.models.fast_conv import TOEPLITZ_FORWARD_BACKENDS
+
+    backend, result = _result(checked, "check_toeplitz_convolution")
+    taken = backend in TOEPLITZ_FORWARD_BACKENDS
+    assert (result["toeplitz_calls"] >= len(backend_checks.TOEPLITZ_CASES)) if taken else \
+        (result["toeplitz_calls"] == 0), (backend, result)
+    for taps, padding in backend_checks.TOEPLITZ_CASES:
+        case = result[f"{taps}x1 {padding}"]
+        assert case["forward"] <= 1e-5, (backend, taps, padding, case)
+        for difference, size in case["updates"]:
+            assert difference <= 1e-5 + 5e-3 * size, (backend, taps, padding, case)
+
+
 def _recalibrated(backend, result):
     assert result["mean"] <= 1e-5 and result["variance"] <= 1e-4 and result["restored"], (backend, result)
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.models.fast_conv import SingleChannelConv2D, fold_patches, toeplitz_input_gradient
+from zoo.models.fast_conv import SingleChannelConv2D, fold_patches, toeplitz_conv, toeplitz_input_gradient
 
 
 def _outputs_and_gradients(layer, x, upstream):
@@ -47,6 +47,19 @@ def test_toeplitz_input_gradient_equals_tensorflows(taps, rows):
                                               strides=[1, 1, 1, 1], padding="VALID")
     got = toeplitz_input_gradient(upstream, kernel, tf.constant(height))
     assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=2e-5 * np.sqrt(taps))
+
+
+@pytest.mark.parametrize("taps, rows", [(32, 1), (32, 32), (32, 33), (40, 97), (128, 187)])
+def test_toeplitz_forward_equals_tensorflows_convolution(taps, rows):
+    """The JAX/PyTorch forward route (keras.ops, run here on TensorFlow eagerly): every block
+    count and remainder, against tf.nn.conv2d."""
+    rng = np.random.default_rng(4)
+    kernel = tf.constant(rng.normal(size=(taps, 1, 1, 5)).astype("float32"))
+    inputs = tf.constant(rng.normal(size=(2, rows + taps - 1, 7, 1)).astype("float32"))
+    expected = tf.nn.conv2d(inputs, kernel, strides=1, padding="VALID")
+    got = toeplitz_conv(inputs, kernel)
+    assert tuple(got.shape) == tuple(expected.shape)
     np.testing.assert_allclose(got, expected, atol=2e-5 * np.sqrt(taps))
 
 

@@ -13,20 +13,28 @@ input gradient is a matrix product with a block-Toeplitz matrix of the kernel (`
 measured against the fold at batch 16 of 3 s: 0.033 s against 0.092 s (128x1), 0.023 against 0.046
 (64x1), 0.014 against 0.022 (32x1), equal at 16x1, slower below (2-core AMD EPYC, 2026-12-02).
 
-Both are CPU kernels, chosen on a machine without a GPU: where TensorFlow sees a GPU, the layer
-is keras' Conv2D and cuDNN keeps its own kernels. The fast gradient is TensorFlow's
-(tf.custom_gradient); on JAX and PyTorch the layer is keras' Conv2D as it is, so the module imports
-TensorFlow only when a TensorFlow graph calls it.
+On JAX the same tall one-column kernels take their forward pass as a block-Toeplitz matrix
+product too (``toeplitz_conv``, keras.ops, so autodiff's gradients are matrix products as well):
+at batch 32 of 3 s (188 x 96 log-mel, 8 filters, 'valid') XLA:CPU's convolution took 0.056 /
+0.064 / 0.045 s for 128x1 / 64x1 / 32x1, the Toeplitz product 0.007 / 0.006 / 0.012 s. PyTorch's
+oneDNN convolution was faster than the product there (0.008 against 0.018 s at 128x1), so it
+keeps keras' Conv2D, as do other kernels (2-core AMD EPYC, 2026-12-03).
+
+All are CPU kernels, chosen on a machine where the backend computes on the CPU
+(``zoo.models.compute_device``): with a GPU the layer is keras' Conv2D and cuDNN keeps its own
+kernels. The fast gradient is TensorFlow's (tf.custom_gradient), so the module imports TensorFlow
+only when a TensorFlow graph calls it.
 """
 import functools
 
 import keras
 
-from zoo.models.tensorflow_device import cpu_kernels_apply
+from zoo.models.compute_device import backend_computes_on_cpu, cpu_kernels_apply
 
-__all__ = ["SingleChannelConv2D", "fold_patches", "toeplitz_input_gradient"]
+__all__ = ["SingleChannelConv2D", "fold_patches", "toeplitz_conv", "toeplitz_input_gradient"]
 
 TOEPLITZ_MIN_HEIGHT = 32  # one-column kernels this tall or taller: the Toeplitz route (measured above)
+TOEPLITZ_FORWARD_BACKENDS = ("jax",)  # where the Toeplitz forward beat the backend's convolution (above)
 
 
 def _skew_sum(d):
@@ -97,6 +105,52 @@ def toeplitz_input_gradient(upstream, kernel, input_height):
     return tf.transpose(tf.reshape(gradient, [batch, width, input_height]), [0, 2, 1])[..., None]
 
 
+def _toeplitz_matrix(kernel):
+    """[2K - 1, K*F]: column (s, f) holds kernel[:, f] from row s, so that input rows jK..jK+2K-2
+    times it give output rows jK..jK+K-1 of a 'valid' convolution (the transpose of the input
+    gradient's matrix)."""
+    taps, filters = kernel.shape[0], kernel.shape[3]
+    ops = keras.ops
+    columns = ops.concatenate([kernel[:, 0, 0, :], ops.zeros((1, filters), kernel.dtype)], axis=0)  # [K + 1, F]
+    toeplitz = ops.take(columns, _toeplitz_index(taps), axis=0)  # [K, 2K - 1, F]: (s, u, f) = kernel[u - s, f]
+    return ops.reshape(ops.transpose(toeplitz, (1, 0, 2)), (2 * taps - 1, taps * filters))
+
+
+def toeplitz_conv(inputs, kernel):
+    """'valid' stride-1 convolution of a 1-channel [batch, H, W, 1] input with a one-column kernel
+    [K, 1, 1, F] -> [batch, H - K + 1, W, F], in keras.ops (shapes known when traced, as on JAX).
+
+    Output rows are taken K at a time: block j needs input rows jK..jK+2K-2, and one
+    [2K - 1, K*F] Toeplitz matrix of the kernel (the same for every block) maps them to the
+    block's K x F outputs, so the whole convolution is one dense matrix product (about twice the
+    multiply-adds, at matmul speed).
+    """
+    ops = keras.ops
+    taps, filters = kernel.shape[0], kernel.shape[3]
+    batch, height, width = inputs.shape[0], inputs.shape[1], inputs.shape[2]
+    out_height = height - taps + 1
+    blocks = -(-out_height // taps)
+    rows = ops.transpose(inputs[..., 0], (0, 2, 1))  # [batch, W, H]
+    rows = ops.pad(rows, ((0, 0), (0, 0), (0, (blocks + 1) * taps - height)))
+    heads = ops.reshape(rows[..., : blocks * taps], (batch, width, blocks, taps))
+    tails = ops.reshape(rows[..., taps:], (batch, width, blocks, taps))[..., : taps - 1]
+    windows = ops.reshape(ops.concatenate([heads, tails], axis=-1), (-1, 2 * taps - 1))
+    outputs = ops.matmul(windows, _toeplitz_matrix(kernel))  # [batch*W*blocks, K*F]
+    outputs = ops.reshape(outputs, (batch, width, blocks * taps, filters))[:, :, :out_height]
+    return ops.transpose(outputs, (0, 2, 1, 3))
+
+
+def _toeplitz_conv_padded(inputs, kernel, padding):
+    if padding == "same":
+        top, bottom = _same_padding(kernel.shape[0])
+        inputs = keras.ops.pad(inputs, ((0, 0), (top, bottom), (0, 0), (0, 0)))
+    return toeplitz_conv(inputs, kernel)
+
+
+def _tall_column(kernel_shape):
+    return kernel_shape[1] == 1 and kernel_shape[0] >= TOEPLITZ_MIN_HEIGHT
+
+
 def _fold_input_gradient(upstream, kernel, input_height):
     import tensorflow as tf
 
@@ -105,8 +159,7 @@ def _fold_input_gradient(upstream, kernel, input_height):
 
 def _input_gradient(kernel_shape):
     """The input-gradient route for a kernel [KH, KW, 1, F] (measured: module docstring)."""
-    tall_column = kernel_shape[1] == 1 and kernel_shape[0] >= TOEPLITZ_MIN_HEIGHT
-    return toeplitz_input_gradient if tall_column else _fold_input_gradient
+    return toeplitz_input_gradient if _tall_column(kernel_shape) else _fold_input_gradient
 
 
 def _same_padding(size):
@@ -141,21 +194,27 @@ def _single_channel_conv(inputs, kernel, padding):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class SingleChannelConv2D(keras.layers.Conv2D):
-    """keras Conv2D (same weights, same outputs) with a fast input gradient for 1-channel input.
+    """keras Conv2D (same weights, same outputs) with fast CPU kernels for 1-channel input.
 
-    Stride 1, no dilation, channels_last, 'valid' or 'same' padding, TensorFlow on a machine
-    without a GPU; otherwise keras' own convolution.
+    Stride 1, no dilation, channels_last, 'valid' or 'same' padding, on a machine where the
+    backend computes on the CPU: on TensorFlow a fast input gradient for every kernel, on JAX the
+    Toeplitz forward for tall one-column kernels; otherwise keras' own convolution.
     """
 
     def convolution_op(self, inputs, kernel):
         plain = (
-            cpu_kernels_apply()
-            and inputs.shape[-1] == 1
+            inputs.shape[-1] == 1
             and tuple(self.strides) == (1, 1)
             and tuple(self.dilation_rate) == (1, 1)
             and self.data_format == "channels_last"
             and self.groups == 1
         )
-        if not plain:
-            return super().convolution_op(inputs, kernel)
-        return _single_channel_conv(inputs, kernel, self.padding)
+        if plain and cpu_kernels_apply():
+            return _single_channel_conv(inputs, kernel, self.padding)
+        if plain and _tall_column(tuple(kernel.shape)) and self._traced_shapes(inputs) and backend_computes_on_cpu():
+            return _toeplitz_conv_padded(inputs, kernel, self.padding)
+        return super().convolution_op(inputs, kernel)
+
+    @staticmethod
+    def _traced_shapes(inputs):
+        return keras.config.backend() in TOEPLITZ_FORWARD_BACKENDS and None not in tuple(inputs.shape)[:3]

@@ -8,12 +8,12 @@ Keras 3 normalises a batch with separate moments, subtraction, scaling... ops; T
 variance is turned back into Keras' biased one), same outputs within float rounding (tested).
 
 Only the training step of float32, last-axis, 2-D to 4-D inputs on TensorFlow without a GPU takes
-the fused route (``zoo.models.tensorflow_device``); inference, other backends, mixed precision and
+the fused route (``zoo.models.compute_device``); inference, other backends, mixed precision and
 GPUs run Keras' own layer, so saved graphs, ONNX and TFLite conversions are unchanged.
 """
 import keras
 
-from zoo.models.tensorflow_device import cpu_kernels_apply
+from zoo.models.compute_device import cpu_kernels_apply
 
 __all__ = ["BatchNormalization", "FusedBatchNormalization"]
 
