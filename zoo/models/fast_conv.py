@@ -211,10 +211,15 @@ class SingleChannelConv2D(keras.layers.Conv2D):
         )
         if plain and cpu_kernels_apply():
             return _single_channel_conv(inputs, kernel, self.padding)
-        if plain and _tall_column(tuple(kernel.shape)) and self._traced_shapes(inputs) and backend_computes_on_cpu():
+        if plain and _toeplitz_forward_applies(inputs, kernel):
             return _toeplitz_conv_padded(inputs, kernel, self.padding)
         return super().convolution_op(inputs, kernel)
 
-    @staticmethod
-    def _traced_shapes(inputs):
-        return keras.config.backend() in TOEPLITZ_FORWARD_BACKENDS and None not in tuple(inputs.shape)[:3]
+
+def _toeplitz_forward_applies(inputs, kernel):
+    """A tall one-column kernel, on a backend where the product won (module docstring), computing
+    on the CPU, with the input's shape known (as JAX traces it)."""
+    return (keras.config.backend() in TOEPLITZ_FORWARD_BACKENDS
+            and _tall_column(tuple(kernel.shape))
+            and None not in tuple(inputs.shape)[:3]
+            and backend_computes_on_cpu())

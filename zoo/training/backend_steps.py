@@ -133,8 +133,7 @@ class TensorFlowSteps:
 
 
 class _EagerForward:
-    """Training-mode forward passes in eager mode (BN recalibration changes the momentum between
-    calls, which a compiled function would bake in)."""
+    """Training-mode forward passes (BN recalibration's), run eagerly on JAX and PyTorch."""
 
     def batches(self, dataset, split, batch_size, **options):
         """The split's NumPy batches (``zoo.datasets.input_pipelines``: tf.data where TensorFlow is
