@@ -86,8 +86,10 @@ def _layer_costs(layer, batch):
 
 
 def _optimizer_seconds(model):
-    """Adam's update of every trainable weight alone (zero gradients)."""
+    """Adam's update of every trainable weight alone (zero gradients), compiled as in the trainer's
+    step (called eagerly, one op at a time, it took 10x longer: 0.053 against 0.004 s, sample-level)."""
     import numpy as np
+    import tensorflow as tf
 
     from zoo.training.optimizers import make_optimizer
     from zoo.training.recipes import resolve_recipe
@@ -95,7 +97,7 @@ def _optimizer_seconds(model):
     optimizer = make_optimizer(resolve_recipe("default").phases[0])
     optimizer.build(model.trainable_variables)
     gradients = [np.zeros(v.shape, np.float32) for v in model.trainable_variables]
-    return _median_seconds(lambda: optimizer.apply(gradients, model.trainable_variables))
+    return _median_seconds(tf.function(lambda: optimizer.apply(gradients, model.trainable_variables)))
 
 
 def profile_model(model_id):
