@@ -208,13 +208,6 @@ def device_name():
     return f"CPU {model} x{os.cpu_count()} ({platform.machine()})"
 
 
-def _kept_outputs(layer):
-    """What a training step keeps of a layer: its outputs; a batch norm that max-pools its output
-    itself (zoo.models.fused_batch_norm) also its normalised map, as BN then MaxPooling2D kept."""
-    outputs = keras.tree.flatten(layer.output)
-    return [layer.input, *outputs] if getattr(layer, "max_pool", None) is not None else outputs
-
-
 def estimate_train_memory_mb(model, batch_size, optimizer_slots=2):
     """Memory a training step needs: weights, gradients, optimizer slots, kept activations.
 
@@ -225,7 +218,7 @@ def estimate_train_memory_mb(model, batch_size, optimizer_slots=2):
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     activations = 0
     for layer in model.layers:
-        for output in _kept_outputs(layer):
+        for output in keras.tree.flatten(layer.output):
             shape = output.shape[1:]
             if None in shape:
                 raise ValueError(f"estimate needs a fixed input length; {layer.name} has {output.shape}")

@@ -129,52 +129,6 @@ def check_toeplitz_convolution(workdir, references):
     return result
 
 
-POOLED_BATCH_NORM_CASES = (((1, 12), (1, 12)), ((4, 1), (2, 2)))  # musicnn's max over frequency; VGG's first
-
-
-def _conv_norm_pool_model(max_pool, folded):
-    """Conv (ReLU) -> BN -> max-pool: the zoo's BN doing the pool (``folded``) or keras' BN and pool."""
-    from zoo.models.fused_batch_norm import BatchNormalization
-
-    keras.utils.set_random_seed(6)
-    inputs = keras.Input((40, 12, 1))
-    hidden = keras.layers.Conv2D(6, (5, 1), padding="same", activation="relu")(inputs)
-    if folded:
-        hidden = BatchNormalization(momentum=0.5, max_pool=max_pool)(hidden)
-    else:
-        hidden = keras.layers.BatchNormalization(momentum=0.5)(hidden)
-        hidden = keras.layers.MaxPooling2D(*max_pool)(hidden)
-    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
-    return keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid")(hidden))
-
-
-def pooled_batch_norm_errors():
-    """The zoo's BN with the max-pool folded in against keras' BN then MaxPooling2D, same weights
-    (scales of both signs, non-trivial statistics): inference outputs, and one train step's updates
-    (so the gradients and the moving statistics), as (difference, size of the update) pairs."""
-    rng = np.random.default_rng(11)
-    inputs = rng.normal(0.0, 1.0, (3, 40, 12, 1)).astype(np.float32)
-    labels = (rng.uniform(size=(3, 2)) > 0.5).astype(np.float32)
-    result = {}
-    for max_pool in POOLED_BATCH_NORM_CASES:
-        folded, plain = _conv_norm_pool_model(max_pool, True), _conv_norm_pool_model(max_pool, False)
-        weights = [np.asarray(w) for w in plain.get_weights()]
-        weights[2] = np.array([1.5, -0.7, 0.3, -2.0, 1.0, -0.2], np.float32)  # gamma: both signs
-        weights[4], weights[5] = rng.normal(0.3, 0.2, 6).astype(np.float32), rng.uniform(0.5, 2, 6).astype(np.float32)
-        folded.set_weights(weights)
-        plain.set_weights(weights)
-        forward = _max_difference(folded.predict(inputs, verbose=0), plain.predict(inputs, verbose=0))
-        folded_after, plain_after = one_train_step(folded, inputs, labels)[1], one_train_step(plain, inputs, labels)[1]
-        updates = [(_max_difference(a - w, b - w), float(np.max(np.abs(b - w))))
-                   for a, b, w in zip(folded_after, plain_after, weights)]
-        result[f"{max_pool}"] = {"forward": forward, "updates": updates}
-    return result
-
-
-def check_pooled_batch_norm(workdir, references):
-    return pooled_batch_norm_errors()
-
-
 def check_batch_norm_recalibration(workdir, references):
     return recalibration_errors()
 
@@ -277,7 +231,7 @@ def references_list(references, prefix):
 
 
 CHECKS = (check_input_stage_and_pretrained_scores, check_tagging, check_tensorflow_saved_files, check_weights_files,
-          check_batch_norm_recalibration, check_pooled_batch_norm, check_toeplitz_convolution, check_every_model_runs)
+          check_batch_norm_recalibration, check_toeplitz_convolution, check_every_model_runs)
 
 
 def main(workdir):

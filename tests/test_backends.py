@@ -155,24 +155,6 @@ def test_tall_one_column_kernels_on_jax_as_toeplitz_products_equal_keras_conv(ch
             assert difference <= 1e-5 + 5e-3 * size, (backend, taps, padding, case)
 
 
-def _pooled_batch_norm_equal(backend, result):
-    for max_pool in backend_checks.POOLED_BATCH_NORM_CASES:
-        case = result[f"{max_pool}"]
-        assert case["forward"] <= 1e-5, (backend, max_pool, case)
-        for difference, size in case["updates"]:
-            assert difference <= 1e-5 + 5e-3 * size, (backend, max_pool, case)
-
-
-def test_batch_norm_with_the_max_pool_folded_in_computes_what_bn_then_pool_does(checked):
-    """The zoo's BN with ``max_pool`` against keras' BN then MaxPooling2D, scales of both signs:
-    inference outputs (the fold), and one train step's updates (gradients, moving statistics)."""
-    _pooled_batch_norm_equal(*_result(checked, "check_pooled_batch_norm"))
-
-
-def test_batch_norm_with_the_max_pool_folded_in_computes_what_bn_then_pool_does_on_tensorflow():
-    _pooled_batch_norm_equal("tensorflow", backend_checks.pooled_batch_norm_errors())
-
-
 def _recalibrated(backend, result):
     assert result["mean"] <= 1e-5 and result["variance"] <= 1e-4 and result["restored"], (backend, result)
 

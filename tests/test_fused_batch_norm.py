@@ -46,27 +46,3 @@ def test_inference_and_frozen_layers_are_keras_own():
     layer.trainable = False  # a frozen BN (fine-tuning) runs in inference mode, statistics untouched
     np.testing.assert_allclose(layer(x, training=True), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(layer.moving_mean.numpy(), np.full(3, 0.1, np.float32))
-
-
-def _block_model(folded):
-    inputs = keras.Input((20, 8, 1))
-    x = keras.layers.Conv2D(4, (3, 1), padding="same", activation="relu")(inputs)
-    if folded:
-        x = FusedBatchNormalization(max_pool=((1, 8), (1, 8)))(x)
-    else:  # as the last release built musicnn's blocks
-        x = keras.layers.MaxPooling2D((1, 8))(FusedBatchNormalization()(x))
-    return keras.Model(inputs, keras.layers.Flatten()(x))
-
-
-def test_weights_files_of_unfolded_blocks_load_into_folded_ones(tmp_path):
-    """A .weights.h5 written when the max-pool was a layer of its own (the last release's models,
-    zoo-train checkpoints) loads into the folded block and gives the same outputs."""
-    unfolded, folded = _block_model(False), _block_model(True)
-    rng = np.random.default_rng(2)
-    unfolded.set_weights([rng.normal(size=w.shape) if i != 5 else rng.uniform(0.5, 2, w.shape)
-                          for i, w in enumerate(unfolded.get_weights())])
-    unfolded.save_weights(tmp_path / "blocks.weights.h5")
-    folded.load_weights(tmp_path / "blocks.weights.h5")
-    x = rng.normal(size=(2, 20, 8, 1)).astype("float32")
-    np.testing.assert_allclose(folded(x, training=False), unfolded(x, training=False), rtol=1e-5, atol=1e-5)
-    assert folded.get_config()["layers"][2]["config"]["max_pool"] == [[1, 8], [1, 8]]

@@ -38,7 +38,7 @@ class PooledAffine(keras.layers.Layer):
         self.pool_size, self.strides, self.padding = tuple(pool_size), tuple(strides), padding
         self.sign, self.scale, self.shift = (np.asarray(v, np.float32) for v in (sign, scale, shift))
 
-    def call(self, x, training=None, mask=None):  # a batch norm's arguments, where it stands in for one
+    def call(self, x):
         pooled = ops.max_pool(x, self.pool_size, self.strides, self.padding)[..., :self.channels]
         # NumPy constants as tensors: PyTorch does not multiply its tensors by NumPy arrays.
         sign, scale, shift = (ops.convert_to_tensor(v, dtype=pooled.dtype) for v in (self.sign, self.scale, self.shift))
@@ -85,8 +85,7 @@ def _consumers(model):
 
 
 def _blocks(model, keep):
-    """(conv, batch norm, pool) layer triples to rewrite; none whose conv or norm output is kept. The
-    pool is None where the batch norm max-pools itself (zoo.models.fused_batch_norm's ``max_pool``)."""
+    """(conv, batch norm, pool) layer triples to rewrite; none whose conv or norm output is kept."""
     consumers, blocks = _consumers(model), []
     for conv in model.layers:
         followers = consumers.get(conv.name, [])
@@ -94,14 +93,11 @@ def _blocks(model, keep):
                 or len(followers) != 1 or conv.name in keep):
             continue
         norm = model.get_layer(followers[0])
-        if not isinstance(norm, keras.layers.BatchNormalization) or norm.axis not in (-1, [-1], [3], 3) \
-                or norm.name in keep:
-            continue
-        if getattr(norm, "max_pool", None) is not None:
-            blocks.append((conv, norm, None))
-            continue
         after = consumers.get(norm.name, [])
-        pool = model.get_layer(after[0]) if len(after) == 1 else None
+        if not isinstance(norm, keras.layers.BatchNormalization) or norm.axis not in (-1, [-1], [3], 3) \
+                or len(after) != 1 or norm.name in keep:
+            continue
+        pool = model.get_layer(after[0])
         if isinstance(pool, keras.layers.MaxPooling2D) and pool.data_format == "channels_last":
             blocks.append((conv, norm, pool))
     return blocks
@@ -132,13 +128,9 @@ def pool_before_batch_norm(model, keep=()):
         signs[conv.name] = sign
         replacements[conv.name] = lambda c=conv: type(c).from_config(
             {**c.get_config(), "activation": "linear", "filters": _padded(c.filters)})
-        if pool is None:  # the norm max-pooled itself: PooledAffine stands in its place
-            (size, strides), padding, at = norm.max_pool, "valid", norm
-        else:
-            (size, strides), padding, at = (pool.pool_size, pool.strides), pool.padding, pool
-            replacements[norm.name] = lambda n=norm: NormalisedAfterPooling(name=n.name)
-        replacements[at.name] = lambda n=at.name, z=size, t=strides, p=padding, a=scale, b=shift, s=sign: \
-            PooledAffine(z, t, p, s, a, b, name=n)
+        replacements[norm.name] = lambda n=norm: NormalisedAfterPooling(name=n.name)
+        replacements[pool.name] = lambda p=pool, a=scale, b=shift, s=sign: PooledAffine(
+            p.pool_size, p.strides, p.padding, s, a, b, name=p.name)
     twin = keras.models.clone_model(
         model, clone_function=lambda layer: replacements[layer.name]() if layer.name in replacements else layer)
     for conv, _, _ in blocks:

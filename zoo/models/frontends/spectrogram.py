@@ -21,11 +21,11 @@ def _normalised_map(log_mel):
 
 
 def _conv_relu_bn_freq_max(x, filters, kernel_size, padding, name):
-    """Conv2D -> ReLU -> BN -> max over all frequency bins -> [batch, time, filters]; the batch
-    norm layer does the max (zoo.models.fused_batch_norm: the affine map then runs on the pooled map)."""
+    """Conv2D -> ReLU -> BN -> max over all frequency bins -> [batch, time, filters]."""
     x = SingleChannelConv2D(filters, kernel_size, padding=padding, activation="relu", name=f"{name}_conv")(x)
+    x = FusedBatchNormalization(name=f"{name}_bn")(x)
     freq_bins = x.shape[2]
-    x = FusedBatchNormalization(max_pool=((1, freq_bins), (1, freq_bins)), name=f"{name}_bn")(x)
+    x = layers.MaxPooling2D((1, freq_bins), name=f"{name}_freq_max")(x)
     return layers.Reshape((-1, filters), name=f"{name}_squeeze")(x)
 
 
@@ -106,13 +106,14 @@ VGG_POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 
     min_samples=65 * 256,  # 66 frames: the least that survives the five poolings
 )
 def small_rectangular(log_mel, *, filters=128, pools=VGG_POOLS, dropout=0.25):
-    # Choi et al. 2016 via musicnn's VGG baseline: conv 3x3 'same' -> ReLU -> BN -> max-pool (one layer),
+    # Choi et al. 2016 via musicnn's VGG baseline: conv 3x3 'same' -> ReLU -> BN -> pool,
     # dropout between layers (not after the last pool).
     x = _normalised_map(log_mel)
     for i, (size, strides) in enumerate(pools, start=1):
         # SingleChannelConv2D speeds up the first layer's training; later ones are plain Conv2D.
         x = SingleChannelConv2D(filters, 3, padding="same", activation="relu", name=f"frontend_conv{i}")(x)
-        x = FusedBatchNormalization(max_pool=(size, strides), name=f"frontend_bn{i}")(x)  # BN, then max-pool
+        x = FusedBatchNormalization(name=f"frontend_bn{i}")(x)
+        x = layers.MaxPooling2D(size, strides=strides, name=f"frontend_pool{i}")(x)
         if i < len(pools):
             x = layers.Dropout(dropout, name=f"frontend_dropout{i}")(x)
     freq_bins, channels = x.shape[2], x.shape[3]
