@@ -1,10 +1,11 @@
-"""FusedBatchNormalization: in training, TensorFlow's fused kernel with Keras' own numbers (outputs,
-gradients, moving statistics); everywhere else Keras' layer itself."""
+"""FusedBatchNormalization: in training, TensorFlow's fused kernel or the analytic-gradient route with
+Keras' own numbers (outputs, gradients, moving statistics); everywhere else Keras' layer itself."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo.models import fused_batch_norm
 from zoo.models.fused_batch_norm import FusedBatchNormalization
 
 
@@ -15,11 +16,15 @@ def _step(layer, x, upstream):
     return [y, *tape.gradient(y, [x, layer.gamma, layer.beta], output_gradients=upstream)]
 
 
-@pytest.mark.parametrize("shape", [(4, 37, 11, 6), (3, 50, 8)])
-def test_training_step_equals_keras_batch_normalization(shape, monkeypatch):
+@pytest.mark.parametrize("shape, route", [((4, 37, 11, 6), "_analytic_gradient_step"), ((3, 50, 8), "_analytic_gradient_step"),
+                                          ((2, 30, 5, 16), "_fused_kernel_step"), ((3, 20, 32), "_fused_kernel_step"),
+                                          ((2, 9, 3, 130), "_fused_kernel_step")])
+def test_training_step_equals_keras_batch_normalization(shape, route, monkeypatch):
+    """Each TensorFlow route (by channel count: the module docstring's measurements) gives Keras'
+    outputs, gradients and moving statistics."""
     calls = []
-    fused_kernel = tf.compat.v1.nn.fused_batch_norm
-    monkeypatch.setattr(tf.compat.v1.nn, "fused_batch_norm", lambda *a, **k: calls.append(1) or fused_kernel(*a, **k))
+    chosen = getattr(fused_batch_norm, route)
+    monkeypatch.setattr(fused_batch_norm, route, lambda *a: calls.append(1) or chosen(*a))
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(1.5, 2.0, size=shape).astype("float32"))
     upstream = tf.constant(rng.normal(size=shape).astype("float32"))
@@ -29,7 +34,7 @@ def test_training_step_equals_keras_batch_normalization(shape, monkeypatch):
     fused.set_weights([w + 0.1 * i for i, w in enumerate(reference.get_weights())])
     reference.set_weights(fused.get_weights())
     expected, got = _step(reference, x, upstream), _step(fused, x, upstream)
-    assert calls, "the training step did not take the fused kernel"
+    assert calls, f"the training step did not take {route}"
     for name, want, have in zip(("output", "input gradient", "gamma gradient", "beta gradient"), expected, got):
         np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-4, err_msg=name)
     for name, want, have in zip(("moving mean", "moving variance"), reference.get_weights()[2:], fused.get_weights()[2:]):

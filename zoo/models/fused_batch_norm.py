@@ -1,15 +1,25 @@
-"""Keras' BatchNormalization whose training step runs TensorFlow's fused kernel on CPU.
+"""Keras' BatchNormalization whose training step on a CPU takes the faster of two TensorFlow routes.
 
-Keras 3 normalises a batch with separate moments, subtraction, scaling... ops; TensorFlow's
-``FusedBatchNormV3`` does forward and backward in one pass each. Measured at batch 16 of 3 s
-(forward + gradients, training mode, 2-core AMD EPYC, 2026-12-02): on musicnn's timbral map
-[16, 187, 59, 204] 0.080 s against 0.256 s; on a temporal map [16, 187, 96, 51] 0.084 s against
-0.116 s. Same weights, same moving-statistics update (the fused kernel's Bessel-corrected batch
-variance is turned back into Keras' biased one), same outputs within float rounding (tested).
+Keras 3 normalises a batch with separate moments, subtraction, scaling... ops, and autodiff
+differentiates each. TensorFlow's ``FusedBatchNormV3`` (oneDNN on CPU) does forward and backward in
+one pass each. Measured at batch 16 of 3 s (forward + gradients, training mode, 2-core AMD EPYC,
+2026-12-02): on musicnn's timbral map [16, 187, 59, 204] 0.080 s against Keras' 0.256 s.
 
-Only the training step of float32, last-axis, 2-D to 4-D inputs on TensorFlow without a GPU takes
-the fused route (``zoo.models.compute_device``); inference, other backends, mixed precision and
-GPUs run Keras' own layer, so saved graphs, ONNX and TFLite conversions are unchanged.
+oneDNN computes in blocks of 16 channels: on [16, 188, 96, C] maps (2026-12-03) it took 0.014 s at
+C = 48, 0.020 s at 64, but 0.086-0.090 s at musicnn's C = 51 (its temporal filters). There the
+analytic route is faster: batch moments, then a custom gradient with batch norm's closed-form
+backward (dbeta = sum dy, dgamma = sum dy (x - mean) / sigma, dx = gamma / sigma (dy - mean(dy) -
+(x - mean) dgamma / (n sigma))), a few element-wise passes: 0.050-0.054 s at C = 51, 0.001 against
+0.002-0.003 s for the one-channel input map, but 0.091-0.104 against 0.080 s at C = 204 and 0.043
+against 0.017 s on SampleCNN's [16, 16000, 64]. So channel counts below 128 that are not a multiple
+of 16 take the analytic route, the others the fused kernel. In musicnn-horizontal's whole train
+step (alternating in one process): 0.499 -> 0.393, 0.396 -> 0.361 and 0.498 -> 0.412 s.
+
+Both routes keep Keras' weights and moving-statistics update (the fused kernel's Bessel-corrected
+batch variance is turned back into Keras' biased one) and its outputs and gradients within float
+rounding (tested). Only the training step of float32, last-axis, 2-D to 4-D inputs on TensorFlow
+without a GPU takes them (``zoo.models.compute_device``); inference, other backends, mixed precision
+and GPUs run Keras' own layer, so saved graphs, ONNX and TFLite conversions are unchanged.
 """
 import keras
 
@@ -33,21 +43,66 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fused_applies(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf
+        return _training_step(self, inputs)
 
-        rank = len(inputs.shape)
-        x = inputs if rank == 4 else tf.expand_dims(inputs, 2)  # [batch, time, channels] -> 4-D
-        channels = x.shape[-1]
-        scale = self.gamma if self.scale else tf.ones([channels], x.dtype)
-        offset = self.beta if self.center else tf.zeros([channels], x.dtype)
-        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, scale, offset, epsilon=self.epsilon,
-                                                             is_training=True)
-        count = tf.cast(tf.size(x) // channels, variance.dtype)
-        biased = variance * (count - 1.0) / count  # the kernel returns the unbiased batch variance
+    def _update_moving_statistics(self, mean, variance):
         momentum = self.momentum
         self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
-        self.moving_variance.assign(self.moving_variance * momentum + biased * (1.0 - momentum))
-        return y if rank == 4 else tf.squeeze(y, 2)
+        self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
+
+
+def _fused_kernel_step(norm, inputs):
+    import tensorflow as tf
+
+    rank = len(inputs.shape)
+    x = inputs if rank == 4 else tf.expand_dims(inputs, 2)  # [batch, time, channels] -> 4-D
+    channels = x.shape[-1]
+    scale = norm.gamma if norm.scale else tf.ones([channels], x.dtype)
+    offset = norm.beta if norm.center else tf.zeros([channels], x.dtype)
+    y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, scale, offset, epsilon=norm.epsilon, is_training=True)
+    count = tf.cast(tf.size(x) // channels, variance.dtype)
+    norm._update_moving_statistics(mean, variance * (count - 1.0) / count)  # the kernel's is unbiased
+    return y if rank == 4 else tf.squeeze(y, 2)
+
+
+def _analytic_gradient_step(norm, inputs):
+    import tensorflow as tf
+
+    axes = list(range(len(inputs.shape) - 1))
+    channels = inputs.shape[-1]
+    gamma = norm.gamma if norm.scale else tf.ones([channels], inputs.dtype)
+    beta = norm.beta if norm.center else tf.zeros([channels], inputs.dtype)
+    mean, variance = tf.nn.moments(tf.stop_gradient(inputs), axes)
+    norm._update_moving_statistics(mean, variance)
+
+    @tf.custom_gradient
+    def normalise(x, gamma, beta):
+        inverse = tf.math.rsqrt(variance + norm.epsilon)
+        scale = gamma * inverse
+
+        def gradient(dy):
+            count = tf.cast(tf.size(x) // channels, x.dtype)
+            centred = x - mean
+            dbeta = tf.reduce_sum(dy, axes)
+            dgamma = tf.reduce_sum(dy * centred, axes) * inverse
+            dx = scale * (dy - dbeta / count - centred * (dgamma * inverse / count))
+            return dx, dgamma, dbeta
+
+        return x * scale + (beta - mean * scale), gradient
+
+    return normalise(inputs, tf.convert_to_tensor(gamma), tf.convert_to_tensor(beta))
+
+
+ONEDNN_CHANNEL_BLOCK = 16  # oneDNN's channel block on AVX-512 (module docstring)
+ANALYTIC_MAX_CHANNELS = 128  # at 204 channels the fused kernel was faster again (module docstring)
+
+
+def _training_step(norm, inputs):
+    """The route measured faster for this channel count (module docstring)."""
+    channels = inputs.shape[-1]
+    if channels % ONEDNN_CHANNEL_BLOCK and channels < ANALYTIC_MAX_CHANNELS:
+        return _analytic_gradient_step(norm, inputs)
+    return _fused_kernel_step(norm, inputs)
 
 
 FusedBatchNormalization = BatchNormalization  # what the model builders call it
