@@ -16,6 +16,7 @@ import time
 from absl import app, flags
 
 from benchmarks.presets import PRESETS
+from zoo.models import host_allocator
 from zoo.training.strategies import STRATEGY_NAMES
 
 FLAGS = flags.FLAGS
@@ -81,8 +82,9 @@ def _run_in_subprocess(module, spec, workdir, *extra_args, env=None):
     row_path = os.path.join(workdir, "row.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
+    environ = {**os.environ, **(env or {})}
     child = subprocess.Popen([sys.executable, "-m", module, spec_path, row_path, *extra_args],
-                             env=None if env is None else {**os.environ, **env})
+                             env=host_allocator.environment(environ.get("KERAS_BACKEND"), environ))
     try:
         code = child.wait()
     except KeyboardInterrupt:

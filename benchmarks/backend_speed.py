@@ -16,6 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
 
+from zoo.models.host_allocator import environment  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Keras backends, the first the reference.")
 flags.DEFINE_integer("rounds", 2, "Turns each backend takes.")
@@ -56,7 +58,8 @@ def measure_this_backend(repeats):
 
 def _turn(backend, repeats):
     run = subprocess.run([sys.executable, "-m", "benchmarks.backend_speed", "--child", f"--repeats={repeats}"],
-                         env={**os.environ, "KERAS_BACKEND": backend}, capture_output=True, text=True)
+                         env=environment(backend, {**os.environ, "KERAS_BACKEND": backend}), capture_output=True,
+                         text=True)
     if run.returncode != 0:
         raise SystemExit(f"{backend}: failed\n{run.stderr[-3000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])

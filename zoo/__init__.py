@@ -28,6 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # JAX notes at INFO that it found no ROCm or TPU; absl's CLIs (zoo-train, benchmarks) print INFO.
 logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
 
+# Before JAX's or PyTorch's threads first call malloc (the module says why).
+from zoo.models.host_allocator import tune_before_keras  # noqa: E402
+
+tune_before_keras()
+
 from zoo.audio import AudioError, load_audio  # noqa: E402
 from zoo.models.keras_registration import register_when_keras_loads  # noqa: E402
 from zoo.models.model_files import ModelFileError  # noqa: E402

@@ -33,7 +33,8 @@ __all__ = ["BatchNormalization", "FusedBatchNormalization"]
 # keeps every file written with Keras' own layer loading into the zoo's models, and back.
 @keras.saving.register_keras_serializable(package="zoo")
 class BatchNormalization(keras.layers.BatchNormalization):
-    def _fused_applies(self, inputs, training, mask):
+    def _tensorflow_route_applies(self, inputs, training, mask):
+        """Whether this call takes one of the two TensorFlow training routes (module docstring)."""
         rank = len(inputs.shape)
         axis = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
         return (training and self.trainable and mask is None and not self.synchronized
@@ -41,7 +42,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
                 and self.compute_dtype == "float32" and inputs.dtype == "float32" and cpu_kernels_apply())
 
     def call(self, inputs, training=None, mask=None):
-        if not self._fused_applies(inputs, training, mask):
+        if not self._tensorflow_route_applies(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
         return _training_step(self, inputs)
 
@@ -50,6 +51,14 @@ class BatchNormalization(keras.layers.BatchNormalization):
         self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
         self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
 
+    def _scale_and_offset(self, channels, dtype):
+        """gamma and beta, or the ones and zeros that stand in for them when scale / center is off."""
+        import tensorflow as tf
+
+        scale = self.gamma if self.scale else tf.ones([channels], dtype)
+        offset = self.beta if self.center else tf.zeros([channels], dtype)
+        return tf.convert_to_tensor(scale), tf.convert_to_tensor(offset)
+
 
 def _fused_kernel_step(norm, inputs):
     import tensorflow as tf
@@ -57,8 +66,7 @@ def _fused_kernel_step(norm, inputs):
     rank = len(inputs.shape)
     x = inputs if rank == 4 else tf.expand_dims(inputs, 2)  # [batch, time, channels] -> 4-D
     channels = x.shape[-1]
-    scale = norm.gamma if norm.scale else tf.ones([channels], x.dtype)
-    offset = norm.beta if norm.center else tf.zeros([channels], x.dtype)
+    scale, offset = norm._scale_and_offset(channels, x.dtype)
     y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, scale, offset, epsilon=norm.epsilon, is_training=True)
     count = tf.cast(tf.size(x) // channels, variance.dtype)
     norm._update_moving_statistics(mean, variance * (count - 1.0) / count)  # the kernel's is unbiased
@@ -70,8 +78,7 @@ def _analytic_gradient_step(norm, inputs):
 
     axes = list(range(len(inputs.shape) - 1))
     channels = inputs.shape[-1]
-    gamma = norm.gamma if norm.scale else tf.ones([channels], inputs.dtype)
-    beta = norm.beta if norm.center else tf.zeros([channels], inputs.dtype)
+    gamma, beta = norm._scale_and_offset(channels, inputs.dtype)
     mean, variance = tf.nn.moments(tf.stop_gradient(inputs), axes)
     norm._update_moving_statistics(mean, variance)
 
@@ -90,7 +97,7 @@ def _analytic_gradient_step(norm, inputs):
 
         return x * scale + (beta - mean * scale), gradient
 
-    return normalise(inputs, tf.convert_to_tensor(gamma), tf.convert_to_tensor(beta))
+    return normalise(inputs, gamma, beta)
 
 
 ONEDNN_CHANNEL_BLOCK = 16  # oneDNN's channel block on AVX-512 (module docstring)

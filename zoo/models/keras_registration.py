@@ -8,6 +8,7 @@ TensorFlow backend, TensorFlow) is already imported, else right after the later 
 importing (each imports the other, in either order), or after kapre's import when kapre is what
 imported them. On JAX and PyTorch, kapre's names in a saved config are given to the keras.ops
 twins of its layers (``zoo.models.portable_log_mel``), so that a model saved on TensorFlow loads.
+At the same moment, JAX and PyTorch get the malloc settings of ``zoo.models.host_allocator``.
 """
 import importlib.abc
 import importlib.machinery
@@ -53,6 +54,15 @@ def register_layers():
     _KAPRE_REGISTRATION.get(keras.config.backend(), _register_kapre_twins)()
 
 
+def _keras_loaded():
+    import keras
+
+    from zoo.models.host_allocator import tune_for_backend
+
+    tune_for_backend(keras.config.backend())
+    register_layers()
+
+
 def _finished(name):
     module = sys.modules.get(name)
     return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
@@ -87,7 +97,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             execute(module)
             if _ready(fullname) and self in sys.meta_path:
                 sys.meta_path.remove(self)
-                register_layers()
+                _keras_loaded()
 
         spec.loader.exec_module = exec_module
         return spec
@@ -95,6 +105,6 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 def register_when_keras_loads():
     if _ready():
-        register_layers()
+        _keras_loaded()
     elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _AfterImport())

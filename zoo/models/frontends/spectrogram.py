@@ -7,6 +7,7 @@ from keras import layers
 
 from zoo.models.fast_conv import SingleChannelConv2D
 from zoo.models.fused_batch_norm import FusedBatchNormalization
+from zoo.models.layers import FrequencyMaxPooling2D
 from zoo.models.registry import LOG_MEL, register_front_end
 
 __all__ = ["vertical", "horizontal", "vertical_horizontal", "small_rectangular"]
@@ -25,7 +26,7 @@ def _conv_relu_bn_freq_max(x, filters, kernel_size, padding, name):
     x = SingleChannelConv2D(filters, kernel_size, padding=padding, activation="relu", name=f"{name}_conv")(x)
     x = FusedBatchNormalization(name=f"{name}_bn")(x)
     freq_bins = x.shape[2]
-    x = layers.MaxPooling2D((1, freq_bins), name=f"{name}_freq_max")(x)
+    x = FrequencyMaxPooling2D((1, freq_bins), name=f"{name}_freq_max")(x)
     return layers.Reshape((-1, filters), name=f"{name}_squeeze")(x)
 
 
