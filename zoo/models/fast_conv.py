@@ -39,8 +39,7 @@ from zoo.models.compute_device import backend_computes_on_cpu, cpu_kernels_apply
 __all__ = ["SingleChannelConv2D", "fold_patches", "toeplitz_conv", "toeplitz_input_gradient", "toeplitz_kernel_gradient"]
 
 TOEPLITZ_MIN_HEIGHT = 32  # one-column kernels this tall or taller: the Toeplitz route (measured above)
-TOEPLITZ_FORWARD_BACKENDS = ("jax",)
-TOEPLITZ_KERNEL_GRADIENT = True  # where the Toeplitz forward beat the backend's convolution (above)
+TOEPLITZ_FORWARD_BACKENDS = ("jax",)  # where the Toeplitz forward beat the backend's convolution (above)
 
 
 def _skew_sum(d):
@@ -83,6 +82,20 @@ def _toeplitz_index(taps):
     return np.where((u - s >= 0) & (u - s < taps), u - s, taps).astype(np.int32)
 
 
+def _upstream_blocks(upstream, taps):
+    """(batch, W, blocks, [batch*W*blocks, K*F]): ``upstream`` [batch, rows, W, F] cut into blocks of
+    K output rows (the last zero-padded), one block of a column per row of the matrix."""
+    import tensorflow as tf
+
+    filters = upstream.shape[3]
+    shape = tf.shape(upstream)
+    batch, rows, width = shape[0], shape[1], shape[2]
+    blocks = (rows + taps - 1) // taps
+    upstream = tf.pad(upstream, [[0, 0], [0, blocks * taps - rows], [0, 0], [0, 0]])
+    upstream = tf.transpose(tf.reshape(upstream, [batch, blocks, taps, width, filters]), [0, 3, 1, 2, 4])
+    return batch, width, blocks, tf.reshape(upstream, [-1, taps * filters])
+
+
 def toeplitz_input_gradient(upstream, kernel, input_height):
     """Input gradient of a 'valid' stride-1 convolution of a 1-channel [batch, H, W, 1] input with a
     one-column kernel [K, 1, 1, F], from ``upstream`` [batch, H - K + 1, W, F].
@@ -98,12 +111,8 @@ def toeplitz_input_gradient(upstream, kernel, input_height):
     columns = tf.concat([kernel[:, 0, 0, :], tf.zeros([1, filters], kernel.dtype)], 0)  # [K + 1, F]
     toeplitz = tf.transpose(tf.gather(columns, _toeplitz_index(taps)), [0, 2, 1])  # [K, F, 2K - 1]
     toeplitz = tf.reshape(toeplitz, [taps * filters, 2 * taps - 1])
-    shape = tf.shape(upstream)
-    batch, rows, width = shape[0], shape[1], shape[2]
-    blocks = (rows + taps - 1) // taps
-    upstream = tf.pad(upstream, [[0, 0], [0, blocks * taps - rows], [0, 0], [0, 0]])
-    upstream = tf.transpose(tf.reshape(upstream, [batch, blocks, taps, width, filters]), [0, 3, 1, 2, 4])
-    spread = tf.matmul(tf.reshape(upstream, [-1, taps * filters]), toeplitz)  # [batch*W*blocks, 2K - 1]
+    batch, width, blocks, upstream = _upstream_blocks(upstream, taps)
+    spread = tf.matmul(upstream, toeplitz)  # [batch*W*blocks, 2K - 1]
     spread = tf.reshape(spread, [batch * width, blocks, 2 * taps - 1])
     heads = tf.pad(spread[..., :taps], [[0, 0], [0, 1], [0, 0]])  # block j at block j
     tails = tf.pad(spread[..., taps:], [[0, 0], [1, 0], [0, 1]])  # its last K - 1 rows at block j + 1
@@ -124,12 +133,7 @@ def toeplitz_kernel_gradient(inputs, upstream, taps):
     import tensorflow as tf
 
     filters = upstream.shape[3]
-    shape = tf.shape(upstream)
-    batch, rows, width = shape[0], shape[1], shape[2]
-    blocks = (rows + taps - 1) // taps
-    upstream = tf.pad(upstream, [[0, 0], [0, blocks * taps - rows], [0, 0], [0, 0]])
-    upstream = tf.transpose(tf.reshape(upstream, [batch, blocks, taps, width, filters]), [0, 3, 1, 2, 4])
-    upstream = tf.reshape(upstream, [-1, taps * filters])  # [batch*W*blocks, K*F]
+    batch, width, blocks, upstream = _upstream_blocks(upstream, taps)
     columns = tf.transpose(inputs[..., 0], [0, 2, 1])  # [batch, W, H]
     columns = tf.pad(columns, [[0, 0], [0, 0], [0, (blocks + 1) * taps - tf.shape(columns)[2]]])
     heads = tf.reshape(columns[..., : blocks * taps], [batch, width, blocks, taps])
@@ -198,6 +202,23 @@ def _input_gradient(kernel_shape):
     return toeplitz_input_gradient if _tall_column(kernel_shape) else _fold_input_gradient
 
 
+def _backprop_filter_gradient(x, upstream, kernel):
+    import tensorflow as tf
+
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=x, filter_sizes=tf.shape(kernel), out_backprop=upstream, strides=[1, 1, 1, 1], padding="VALID"
+    )
+
+
+def _toeplitz_kernel_gradient(x, upstream, kernel):
+    return toeplitz_kernel_gradient(x, upstream, kernel.shape[0])
+
+
+def _kernel_gradient(kernel_shape):
+    """The kernel-gradient route for a kernel [KH, KW, 1, F] (measured: module docstring)."""
+    return _toeplitz_kernel_gradient if _tall_column(kernel_shape) else _backprop_filter_gradient
+
+
 def _same_padding(size):
     before = (size - 1) // 2  # TensorFlow's SAME for stride 1
     return before, size - 1 - before
@@ -212,17 +233,13 @@ def _single_channel_conv(inputs, kernel, padding):
         inputs = tf.pad(inputs, [[0, 0], [top, bottom], [left, right], [0, 0]])
 
     input_gradient = _input_gradient(tuple(kernel.shape))
+    kernel_gradient = _kernel_gradient(tuple(kernel.shape))
 
     @tf.custom_gradient
     def valid_conv(x, k):
         def gradient(dy):
             dx = input_gradient(dy, k, tf.shape(x)[1])
-            if TOEPLITZ_KERNEL_GRADIENT and _tall_column(tuple(k.shape)):
-                dk = toeplitz_kernel_gradient(x, dy, k.shape[0])
-            else:
-                dk = tf.raw_ops.Conv2DBackpropFilter(
-                    input=x, filter_sizes=tf.shape(k), out_backprop=dy, strides=[1, 1, 1, 1], padding="VALID"
-                )
+            dk = kernel_gradient(x, dy, k)
             return dx, dk
 
         return tf.nn.conv2d(x, k, strides=1, padding="VALID"), gradient

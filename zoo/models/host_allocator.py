@@ -76,12 +76,9 @@ def tune_for_backend(backend):
 
 
 def tune_before_keras():
-    """``tune_for_backend`` for Keras' backend when it is known without importing Keras: Keras is
-    loaded already, or ``KERAS_BACKEND`` names it (a backend set in keras.json is tuned once Keras
-    loads, by zoo.models.keras_registration)."""
-    keras = sys.modules.get("keras")
-    backend = keras.config.backend() if hasattr(keras, "config") else os.environ.get("KERAS_BACKEND")
-    return tune_for_backend(backend)
+    """``tune_for_backend`` for the backend ``KERAS_BACKEND`` names, before Keras loads; a backend
+    set otherwise (keras.json) is tuned once Keras has loaded, by zoo.models.keras_registration."""
+    return tune_for_backend(os.environ.get("KERAS_BACKEND"))
 
 
 def environment(backend, base=None):
