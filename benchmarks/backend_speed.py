@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
 
-from zoo.models.host_allocator import environment  # noqa: E402
+from zoo.host_allocator import environment  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Keras backends, the first the reference.")
@@ -72,7 +72,8 @@ def _table(results, reference, matmul):
                  f"train step, batch {TRAIN_BATCH} x 3 s | vs {reference} |", "|---|---|---|---|---|"]
     base = results[reference]
     for backend, row in results.items():
-        lines.append(f"| {backend} | {row['inference_s'] * 1000:.0f} ms | {row['inference_s'] / base['inference_s']:.2f}x | "
+        lines.append(f"| {backend} | {row['inference_s'] * 1000:.0f} ms | "
+                     f"{row['inference_s'] / base['inference_s']:.2f}x | "
                      f"{row['train_step_s'] * 1000:.0f} ms | {row['train_step_s'] / base['train_step_s']:.2f}x |")
     return "\n".join(lines) + "\n"
 

@@ -10,9 +10,11 @@ import sys
 import time
 
 from benchmarks.worker_interrupts import leave_quietly_on_ctrl_c
+from zoo.host_allocator import tune_host_allocator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 leave_quietly_on_ctrl_c()
+tune_host_allocator()  # its parent gave it GLIBC_TUNABLES too; this covers a worker started by hand
 
 import keras  # noqa: E402
 

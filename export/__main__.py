@@ -7,7 +7,10 @@ import argparse
 import os
 import sys
 
+from zoo.host_allocator import tune_host_allocator
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: keep the CLI's output readable
+tune_host_allocator()
 
 __all__ = ["main", "parse_args"]
 

@@ -60,7 +60,7 @@ def recalibration_errors():
     """The trainer's batch-norm recalibration through this backend's compiled forward step, over
     three batches with other statistics: max |moving statistic - mean of the batches'| (mean,
     variance), and whether momentum and dropout came back."""
-    from zoo.models.fused_batch_norm import BatchNormalization
+    from zoo.kernels.batch_norm import BatchNormalization
     from zoo.training.backend_steps import make_train_steps
     from zoo.training.recipes import resolve_recipe
     from zoo.training.strategies import make_strategy
@@ -104,27 +104,28 @@ def _tall_kernel_model(conv_class, taps, padding):
 def check_toeplitz_convolution(workdir, references):
     """SingleChannelConv2D's Toeplitz route for tall one-column kernels against keras' Conv2D
     with the same weights: outputs, and one train step's updates (so the gradients)."""
-    from zoo.models import fast_conv
+    from zoo.kernels import single_channel_conv, toeplitz
 
     rng = np.random.default_rng(9)
     waveforms = rng.normal(0.0, 1.0, (3, 150, 5, 1)).astype(np.float32)
     labels = (rng.uniform(size=(3, 2)) > 0.5).astype(np.float32)
-    calls, original = [], fast_conv.toeplitz_conv
-    fast_conv.toeplitz_conv = lambda *args: calls.append(args) or original(*args)
+    calls, original = [], toeplitz.toeplitz_conv
+    toeplitz.toeplitz_conv = lambda *args: calls.append(args) or original(*args)
     result = {}
     try:
         for taps, padding in TOEPLITZ_CASES:
-            ours = _tall_kernel_model(fast_conv.SingleChannelConv2D, taps, padding)
+            ours = _tall_kernel_model(single_channel_conv.Conv2D, taps, padding)
             plain = _tall_kernel_model(keras.layers.Conv2D, taps, padding)
             plain.set_weights(ours.get_weights())
             start = [np.asarray(w) for w in ours.get_weights()]
             forward = _max_difference(ours.predict(waveforms, verbose=0), plain.predict(waveforms, verbose=0))
-            ours_after, plain_after = one_train_step(ours, waveforms, labels)[1], one_train_step(plain, waveforms, labels)[1]
+            ours_after, plain_after = (one_train_step(ours, waveforms, labels)[1],
+                                       one_train_step(plain, waveforms, labels)[1])
             updates = [(_max_difference(a - w, b - w), float(np.max(np.abs(b - w))))
                        for a, b, w in zip(ours_after, plain_after, start)]
             result[f"{taps}x1 {padding}"] = {"forward": forward, "updates": updates}
     finally:
-        fast_conv.toeplitz_conv = original
+        toeplitz.toeplitz_conv = original
     result["toeplitz_calls"] = len(calls)
     return result
 
@@ -159,7 +160,8 @@ def check_input_stage_and_pretrained_scores(workdir, references):
         model = zoo.load(model_id, weights="mtt", input_seconds=3.0)
         log_mel = keras.Model(model.input, model.get_layer("logmel").output)
         result[f"{model_id}_log_mel"] = _max_difference(log_mel(patches), references[f"{model_id}_log_mel"])
-        result[f"{model_id}_scores"] = _max_difference(model.predict(patches, verbose=0), references[f"{model_id}_scores"])
+        result[f"{model_id}_scores"] = _max_difference(model.predict(patches, verbose=0),
+                                                       references[f"{model_id}_scores"])
         result[f"{model_id}_torch_module"] = _is_torch_module(model)
     return result
 
@@ -182,7 +184,8 @@ def check_tagging(workdir, references):
     features = zoo.embeddings(music)
     for name in ("penultimate", "max_pool", "temporal"):  # unbounded features: relative to their largest
         reference = references[f"embeddings_{name}"]
-        result[f"embeddings_{name}_relative"] = _max_difference(features[name], reference) / float(np.abs(reference).max())
+        result[f"embeddings_{name}_relative"] = (_max_difference(features[name], reference)
+                                                 / float(np.abs(reference).max()))
     return result
 
 

@@ -1,6 +1,7 @@
-"""zoo.models.host_allocator: on JAX and PyTorch a process reuses the host memory it freed instead of
-faulting fresh pages in for every large allocation (each probe runs in a process of its own: the
-settings last for the process' life)."""
+"""zoo.host_allocator: ``import zoo`` leaves glibc's malloc alone; ``zoo.tune_host_allocator()`` (which the
+zoo's command-line tools call) makes a JAX or PyTorch process reuse the host memory it freed instead of
+faulting fresh pages in for every large allocation. Each probe runs in a process of its own: the
+settings last for the process' life."""
 import os
 import platform
 import subprocess
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from zoo.models import host_allocator
+from zoo import host_allocator
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
 
@@ -16,8 +17,10 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the s
 # from a fresh mapping each time, unless its freed memory is kept for reuse.
 _PROBE = """
 import ctypes, resource, sys
-if sys.argv[1] == "import zoo":
+if sys.argv[1] != "numpy only":
     import zoo
+if sys.argv[1] == "tune":
+    print("tuned", zoo.tune_host_allocator())
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
@@ -33,9 +36,9 @@ print(faulted_mb())
 _KEPT, _FRESH = 16, 200  # MB: far apart (0-1 against 256 measured)
 
 
-def _faulted_mb(environ, import_zoo=True):
-    run = subprocess.run([sys.executable, "-c", _PROBE, "import zoo" if import_zoo else "numpy only"],
-                         env=environ, capture_output=True, text=True, timeout=120)
+def _faulted_mb(environ, how="import zoo"):
+    run = subprocess.run([sys.executable, "-c", _PROBE, how], env=environ, capture_output=True, text=True,
+                         timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     return float(run.stdout.strip().splitlines()[-1])
 
@@ -47,20 +50,34 @@ def _environ(**extra):
 
 
 @pytest.mark.parametrize("backend", host_allocator.TUNED_BACKENDS)
-def test_import_zoo_keeps_freed_memory_on_tuned_backends(backend):
-    assert _faulted_mb(_environ(KERAS_BACKEND=backend)) < _KEPT
+def test_import_zoo_alone_leaves_the_allocator_alone(backend):
+    assert _faulted_mb(_environ(KERAS_BACKEND=backend)) > _FRESH
+
+
+@pytest.mark.parametrize("backend", host_allocator.TUNED_BACKENDS)
+def test_the_public_call_keeps_freed_memory_on_tuned_backends(backend):
+    assert _faulted_mb(_environ(KERAS_BACKEND=backend), how="tune") < _KEPT
 
 
 def test_tensorflow_and_the_opt_out_keep_glibc_defaults():
     name, value = host_allocator.OPT_OUT
-    assert _faulted_mb(_environ(KERAS_BACKEND="tensorflow")) > _FRESH
-    assert _faulted_mb(_environ(KERAS_BACKEND="jax", **{name: value})) > _FRESH
+    assert _faulted_mb(_environ(KERAS_BACKEND="tensorflow"), how="tune") > _FRESH
+    assert _faulted_mb(_environ(KERAS_BACKEND="jax", **{name: value}), how="tune") > _FRESH
+
+
+def test_the_backend_is_read_without_importing_keras(tmp_path):
+    code = "import sys; from zoo.host_allocator import keras_backend; print(keras_backend(), 'keras' in sys.modules)"
+    (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+    environ = {key: value for key, value in _environ().items() if key != "KERAS_BACKEND"}
+    for extra, expected in (({"KERAS_HOME": str(tmp_path)}, "torch False"), ({"KERAS_BACKEND": "jax"}, "jax False")):
+        run = subprocess.run([sys.executable, "-c", code], env={**environ, **extra}, capture_output=True, text=True)
+        assert run.stdout.strip() == expected, run.stderr[-2000:]
 
 
 def test_child_environment_carries_the_tunables():
     tuned = host_allocator.environment("torch", _environ(GLIBC_TUNABLES="glibc.malloc.check=0"))
     assert tuned["GLIBC_TUNABLES"] == "glibc.malloc.check=0:" + host_allocator.TUNABLES
-    assert _faulted_mb(tuned, import_zoo=False) < _KEPT
+    assert _faulted_mb(tuned, how="numpy only") < _KEPT
     assert "GLIBC_TUNABLES" not in host_allocator.environment("tensorflow", _environ())
     name, value = host_allocator.OPT_OUT
     assert "GLIBC_TUNABLES" not in host_allocator.environment("jax", _environ(**{name: value}))

@@ -14,29 +14,19 @@ The package is built in floors; a module imports its own package and lower floor
     4  zoo.datasets                    tagging datasets by name, the tf.data input pipeline
     3  zoo.audio, zoo.conversion       decoding, NumPy log-mel, streaming; ONNX / TFLite forms
     2  zoo.models                      the grid: registry, front-ends, back-ends, layers, builder
-    1  zoo.weights                     the weights registry
-    0  zoo.cache, zoo.files            cache folder; atomic writes and content hashes
+    1  zoo.weights, zoo.kernels        the weights registry; the CPU speed kernels (ZOO_KERNELS=off)
+    0  zoo.cache, zoo.files, ...       cache folder; atomic writes and content hashes; host allocator
 
-This module and the ``python -m zoo.beam`` / ``zoo.describe`` shims sit on top.
+This module and the ``python -m zoo.beam`` / ``zoo.describe`` shims sit on top. Importing it
+changes nothing process-wide (no allocator or logging settings): the command-line tools do that.
 """
 import importlib
-import logging
-import os
 
-# Before TensorFlow loads (via kapre): its start-up chatter would precede every CLI error line.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# JAX notes at INFO that it found no ROCm or TPU; absl's CLIs (zoo-train, benchmarks) print INFO.
-logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
-
-# Before JAX's or PyTorch's threads first call malloc (the module says why).
-from zoo.models.host_allocator import tune_before_keras  # noqa: E402
-
-tune_before_keras()
-
-from zoo.audio import AudioError, load_audio  # noqa: E402
-from zoo.models.keras_registration import register_when_keras_loads  # noqa: E402
-from zoo.models.model_files import ModelFileError  # noqa: E402
-from zoo.models.registry import (  # noqa: E402
+from zoo.audio import AudioError, load_audio
+from zoo.host_allocator import tune_host_allocator
+from zoo.models.keras_registration import register_when_keras_loads
+from zoo.models.model_files import ModelFileError
+from zoo.models.registry import (
     ALIASES,
     InvalidOverrideError,
     UnknownModelError,
@@ -44,8 +34,8 @@ from zoo.models.registry import (  # noqa: E402
     front_ends,
     list_models,
 )
-from zoo.tagging.analyser import embeddings, tag, taggram  # noqa: E402
-from zoo.weights import UnknownWeightsError, register_weights_file  # noqa: E402
+from zoo.tagging.analyser import embeddings, tag, taggram
+from zoo.weights import UnknownWeightsError, register_weights_file
 
 __all__ = [
     "ALIASES",
@@ -68,6 +58,7 @@ __all__ = [
     "tag_names",
     "taggram",
     "train",
+    "tune_host_allocator",
 ]
 
 # keras.models.load_model reads zoo models after `import zoo` (see zoo.models.keras_registration).

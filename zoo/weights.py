@@ -16,6 +16,8 @@ package may reach.
 import difflib
 import importlib.metadata
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Any, Optional
 from zoo.files import file_sha256
 
 __all__ = ["ENTRY_POINT_GROUP", "UnknownWeightsError", "WeightsEntry", "WeightsRegistryError", "available",
-           "list_weights", "register_weights", "register_weights_file", "resolve_weights"]
+           "list_weights", "load_weights_file", "register_weights", "register_weights_file", "resolve_weights"]
 
 ENTRY_POINT_GROUP = "audio_zoo.weights"
 
@@ -82,8 +84,53 @@ class _WeightsFile:
     path: str
 
     def __call__(self, model):
-        model.load_weights(self.path)
+        return load_weights_file(model, self.path)
+
+
+# Release 0.1.0's one-channel convolution had a class of its own, and Keras names a layer's weights
+# in a .weights.h5 file after its class; the kernel class now carries the Keras layer's name. Every
+# Conv2D of a zoo model of that release was that class, so the numbering is the same.
+_RENAMED_WEIGHT_GROUPS = {"single_channel_conv2d": "conv2d"}
+
+
+def _renamed_groups(handle):
+    """{old group: new group} for a weights file of release 0.1.0, else {}."""
+    names = list(handle.get("layers", {}).keys())
+    renamed = {}
+    for old_prefix, new_prefix in _RENAMED_WEIGHT_GROUPS.items():
+        old = [name for name in names if name == old_prefix or name.startswith(old_prefix + "_")]
+        if old and not any(name == new_prefix or name.startswith(new_prefix + "_") for name in names):
+            renamed.update({f"layers/{name}": f"layers/{new_prefix}{name[len(old_prefix):]}" for name in old})
+    return renamed
+
+
+def load_weights_file(model, path):
+    """``model.load_weights(path)`` that also reads the weights files of release 0.1.0 (their
+    one-channel convolutions' weights under another name; see _RENAMED_WEIGHT_GROUPS). Returns ``model``.
+
+        >>> import zoo, zoo.weights
+        >>> model = zoo.load("musicnn-vertical")
+        >>> model.save_weights("/tmp/vertical.weights.h5")
+        >>> zoo.weights.load_weights_file(zoo.load("musicnn-vertical"),  # doctest: +ELLIPSIS
+        ...                               "/tmp/vertical.weights.h5")
+        <Functional ...>
+    """
+    import h5py
+
+    path = os.fspath(path)
+    with h5py.File(path, "r") as handle:
+        renamed = _renamed_groups(handle)
+    if not renamed:
+        model.load_weights(path)
         return model
+    with tempfile.TemporaryDirectory() as folder:
+        copy = os.path.join(folder, "renamed.weights.h5")
+        shutil.copyfile(path, copy)
+        with h5py.File(copy, "r+") as handle:
+            for old, new in renamed.items():
+                handle.move(old, new)
+        model.load_weights(copy)
+    return model
 
 
 def register_weights_file(model_id, name, path, tag_names, sample_rate=16000, **model_options):
@@ -163,7 +210,8 @@ def list_weights(model_id=None):
             continue
         for name, entry in sorted(entries.items()):
             rows.append({"model": entry_model, "weights": name, "tags": entry.num_classes,
-                         "sample_rate": entry.sample_rate, "trained_on": entry.trained_on, **dict(entry.reported), "licence": entry.licence,
+                         "sample_rate": entry.sample_rate, "trained_on": entry.trained_on, **dict(entry.reported),
+                         "licence": entry.licence,
                          "source": entry.source})
     return pd.DataFrame(rows, columns=None if rows else ["model", "weights", "tags", "sample_rate", "trained_on",
                                                          "licence", "source"])

@@ -6,11 +6,14 @@
 - ``builder``: ``create_model`` / ``load`` (input stage -> front-end -> back-end -> head).
 - ``input_stage``: the in-graph log-mel (kapre); ``log_mel_config``: its settings, frame
   arithmetic and the Slaney filterbank (NumPy, no TensorFlow).
-- ``layers``, ``fast_conv``: the zoo's serialisable Keras layers; ``keras_registration``
-  registers them when Keras loads, so ``.keras`` files load after ``import zoo``.
+- ``blocks``: where the builders get their Conv2D, BatchNormalization and frequency max (the
+  speed kernels of ``zoo.kernels`` while they are on, Keras' own layers with ``ZOO_KERNELS=off``).
+- ``layers``: the zoo's own serialisable layers (input stage pieces, pooling, the output head, the
+  length guard); ``keras_registration`` registers them and the kernels when Keras loads, so
+  ``.keras`` files load after ``import zoo``.
 - ``catalogue``: the registry as a table (parameters, FLOPs).
 
-May import: the floors below (``zoo.weights``; ``zoo.cache``, ``zoo.files``). Importing this
+May import: the floors below (``zoo.weights``, ``zoo.kernels``; ``zoo.cache``, ``zoo.files``). Importing this
 package, ``registry`` or ``log_mel_config`` does not import TensorFlow; building a model does.
 """
 import importlib

@@ -1,14 +1,13 @@
 """The zoo's layers registered with Keras once Keras is loaded, without ``import zoo`` loading it.
 
 ``import zoo`` must not import TensorFlow: zoo-tag with the onnx runtime never needs it, and its
-import took 3.6 s of a 9.2 s run (benchmarks.tagging, 2-core AMD EPYC, 2026-11-27). Yet
-``keras.models.load_model`` must read zoo models after ``import zoo`` (README), which needs the
-zoo's custom layers registered. So they are registered at once when Keras (and, on the
-TensorFlow backend, TensorFlow) is already imported, else right after the later of the two finishes
-importing (each imports the other, in either order), or after kapre's import when kapre is what
-imported them. On JAX and PyTorch, kapre's names in a saved config are given to the keras.ops
-twins of its layers (``zoo.models.portable_log_mel``), so that a model saved on TensorFlow loads.
-At the same moment, JAX and PyTorch get the malloc settings of ``zoo.models.host_allocator``.
+import is a large part of a short run's time. Yet ``keras.models.load_model`` must read zoo models
+after ``import zoo``, which needs the zoo's custom layers registered. So they are registered at once
+when Keras (and, on the TensorFlow backend, TensorFlow) is already imported, else right after the
+later of the two finishes importing (each imports the other, in either order), or after kapre's
+import when kapre is what imported them. On JAX and PyTorch, kapre's names in a saved config are
+given to the keras.ops twins of its layers (``zoo.models.portable_log_mel``), so that a model saved
+on TensorFlow loads.
 """
 import importlib.abc
 import importlib.machinery
@@ -49,17 +48,13 @@ def register_layers():
     """Registers every custom layer a zoo model can hold (idempotent)."""
     import keras
 
-    from zoo.models import fast_conv, fused_batch_norm, layers, portable_log_mel  # noqa: F401  (decorators register)
+    from zoo.kernels import batch_norm, frequency_max, single_channel_conv  # noqa: F401  (decorators register)
+    from zoo.models import layers, portable_log_mel  # noqa: F401
 
     _KAPRE_REGISTRATION.get(keras.config.backend(), _register_kapre_twins)()
 
 
 def _keras_loaded():
-    import keras
-
-    from zoo.models.host_allocator import tune_for_backend
-
-    tune_for_backend(keras.config.backend())
     register_layers()
 
 

@@ -14,15 +14,10 @@ __all__ = [
     "AttentionPooling1D",
     "TaggedSigmoid",
     "MinimumLength",
-    "FrequencyMaxPooling2D",
 ]
 
 _PACKAGE = "zoo"
 _PAIR_RANK = 5  # an STFT as [batch, frames, freq, channels, (re, im)]
-# Backends on which one reduction beat the pooling window for a max over a whole axis in inference:
-# musicnn (batch 32 of 3 s) on JAX 0.581 against 0.658 s, median of 14 calls alternating in one
-# process (2-core AMD EPYC, 2026-12-03; XLA's reduce_window walks each window).
-WHOLE_AXIS_REDUCE_BACKENDS = ("jax",)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -195,21 +190,3 @@ class MinimumLength(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "min_samples": self.min_samples, "sample_rate": self.sample_rate,
                 "model_name": self.model_name}
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class FrequencyMaxPooling2D(keras.layers.MaxPooling2D):
-    """MaxPooling2D whose window spans all frequency bins ([batch, time, freq, channels] ->
-    [batch, time, 1, channels]): the same configuration and outputs. In inference on a backend of
-    WHOLE_AXIS_REDUCE_BACKENDS it takes the max as one reduction over the axis. Training keeps the
-    window: its gradient goes to one of tied maxima where the reduction's splits it between them
-    (exact zeros after a ReLU tie), and the backends' gradients must agree."""
-
-    def call(self, inputs, training=None):
-        if not training and self._spans_frequency(inputs) and keras.config.backend() in WHOLE_AXIS_REDUCE_BACKENDS:
-            return ops.max(inputs, axis=2, keepdims=True)
-        return super().call(inputs)
-
-    def _spans_frequency(self, inputs):
-        return (self.data_format == "channels_last" and self.padding == "valid"
-                and tuple(self.pool_size) == (1, inputs.shape[2]) and tuple(self.strides) == tuple(self.pool_size))

@@ -7,12 +7,20 @@ Rerunning the same command resumes a killed run after its last finished epoch, a
 nothing for a finished one. Exit status: 0 done, 1 bad input (one line on stderr), 2 bad flags,
 130 interrupted.
 """
+import logging
 import os
 import sys
 
+from zoo.host_allocator import tune_host_allocator
+
+# A command-line tool sets its own process up: quiet TensorFlow start-up (before it loads), no
+# JAX INFO notes under absl's logging, and JAX's and PyTorch's host allocator.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+tune_host_allocator()
 
 from absl import flags  # noqa: E402
+
 from zoo.training.strategies import STRATEGY_NAMES  # noqa: E402
 
 __all__ = ["main"]

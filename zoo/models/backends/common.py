@@ -1,6 +1,8 @@
 """Pieces shared by the back-ends."""
 from keras import layers
 
+from zoo.models import blocks
+
 __all__ = ["penultimate_dense", "static_time_steps"]
 
 
@@ -10,10 +12,10 @@ def penultimate_dense(x, units, dropout, name):
     Every variable-length back-end ends with it, so they differ only in how they
     aggregate time.
     """
-    x = layers.BatchNormalization(name=f"{name}_bn_in")(x)
+    x = blocks.BatchNormalization(name=f"{name}_bn_in")(x)
     x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
     x = layers.Dense(units, activation="relu", name=f"{name}_dense")(x)
-    return layers.BatchNormalization(name=f"{name}_bn_out")(x)
+    return blocks.BatchNormalization(name=f"{name}_bn_out")(x)
 
 
 def static_time_steps(features, back_end):

@@ -4,6 +4,7 @@ They assume the input length the model was built for (static time axis).
 """
 from keras import layers
 
+from zoo.models import blocks
 from zoo.models.backends.common import static_time_steps
 from zoo.models.registry import FIXED, register_back_end
 
@@ -22,7 +23,7 @@ def dense(features, *, hidden_units=(), dropout=0.5):
     for i, units in enumerate(hidden_units):
         x = layers.Dropout(dropout, name=f"backend_dropout{i}")(x)
         x = layers.Dense(units, activation="relu", name=f"backend_dense{i}")(x)
-        x = layers.BatchNormalization(name=f"backend_bn{i}")(x)
+        x = blocks.BatchNormalization(name=f"backend_bn{i}")(x)
     return x
 
 
@@ -39,10 +40,10 @@ def fcn(features, *, filters=128, units=256, pool=2):
     while steps > pool:
         block += 1
         x = layers.Conv1D(filters, 3, padding="same", name=f"backend_conv{block}")(x)
-        x = layers.BatchNormalization(name=f"backend_bn{block}")(x)
+        x = blocks.BatchNormalization(name=f"backend_bn{block}")(x)
         x = layers.ReLU(name=f"backend_relu{block}")(x)
         x = layers.MaxPooling1D(pool, name=f"backend_pool{block}")(x)
         steps //= pool
     x = layers.Conv1D(units, steps, padding="valid", activation="relu", name="backend_conv_to_1x1")(x)
-    x = layers.BatchNormalization(name="backend_bn_out")(x)
+    x = blocks.BatchNormalization(name="backend_bn_out")(x)
     return layers.Flatten(name="backend_flatten")(x)

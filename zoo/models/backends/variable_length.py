@@ -5,7 +5,7 @@ input_seconds=None takes audio of any length at or above its front-end's minimum
 """
 from keras import layers
 
-from zoo.models.fused_batch_norm import FusedBatchNormalization
+from zoo.models import blocks
 from zoo.models.backends.common import penultimate_dense
 from zoo.models.layers import AttentionPooling1D, TemporalMaxMeanPooling
 from zoo.models.registry import VARIABLE, register_back_end
@@ -27,7 +27,7 @@ def avgpool(features, *, units=200, dropout=0.5):
 
 def _midend_conv(x, filters, index):
     x = layers.Conv1D(filters, 7, padding="same", activation="relu", name=f"midend_conv{index}")(x)
-    return FusedBatchNormalization(name=f"midend_bn{index}")(x)
+    return blocks.BatchNormalization(name=f"midend_bn{index}")(x)
 
 
 def _musicnn_midend(features, filters):

@@ -5,9 +5,7 @@ Kernel shapes are (time, frequency).
 """
 from keras import layers
 
-from zoo.models.fast_conv import SingleChannelConv2D
-from zoo.models.fused_batch_norm import FusedBatchNormalization
-from zoo.models.layers import FrequencyMaxPooling2D
+from zoo.models import blocks
 from zoo.models.registry import LOG_MEL, register_front_end
 
 __all__ = ["vertical", "horizontal", "vertical_horizontal", "small_rectangular"]
@@ -18,15 +16,15 @@ def _normalised_map(log_mel):
     # scale/shift for the whole map), before any filter sees it.
     n_mels = log_mel.shape[-1]
     x = layers.Reshape((-1, n_mels, 1), name="frontend_add_channel")(log_mel)
-    return FusedBatchNormalization(name="frontend_input_bn")(x)
+    return blocks.BatchNormalization(name="frontend_input_bn")(x)
 
 
 def _conv_relu_bn_freq_max(x, filters, kernel_size, padding, name):
     """Conv2D -> ReLU -> BN -> max over all frequency bins -> [batch, time, filters]."""
-    x = SingleChannelConv2D(filters, kernel_size, padding=padding, activation="relu", name=f"{name}_conv")(x)
-    x = FusedBatchNormalization(name=f"{name}_bn")(x)
+    x = blocks.Conv2D(filters, kernel_size, padding=padding, activation="relu", name=f"{name}_conv")(x)
+    x = blocks.BatchNormalization(name=f"{name}_bn")(x)
     freq_bins = x.shape[2]
-    x = FrequencyMaxPooling2D((1, freq_bins), name=f"{name}_freq_max")(x)
+    x = blocks.FrequencyMaxPooling2D(freq_bins, name=f"{name}_freq_max")(x)
     return layers.Reshape((-1, filters), name=f"{name}_squeeze")(x)
 
 
@@ -111,9 +109,8 @@ def small_rectangular(log_mel, *, filters=128, pools=VGG_POOLS, dropout=0.25):
     # dropout between layers (not after the last pool).
     x = _normalised_map(log_mel)
     for i, (size, strides) in enumerate(pools, start=1):
-        # SingleChannelConv2D speeds up the first layer's training; later ones are plain Conv2D.
-        x = SingleChannelConv2D(filters, 3, padding="same", activation="relu", name=f"frontend_conv{i}")(x)
-        x = FusedBatchNormalization(name=f"frontend_bn{i}")(x)
+        x = blocks.Conv2D(filters, 3, padding="same", activation="relu", name=f"frontend_conv{i}")(x)
+        x = blocks.BatchNormalization(name=f"frontend_bn{i}")(x)
         x = layers.MaxPooling2D(size, strides=strides, name=f"frontend_pool{i}")(x)
         if i < len(pools):
             x = layers.Dropout(dropout, name=f"frontend_dropout{i}")(x)

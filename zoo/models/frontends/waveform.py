@@ -2,10 +2,9 @@
 
 Each takes a mono waveform [batch, samples] and returns features [batch, time, channels].
 """
-import keras
 from keras import layers
 
-from zoo.models.fused_batch_norm import FusedBatchNormalization
+from zoo.models import blocks
 from zoo.models.registry import WAVEFORM, register_front_end
 
 __all__ = ["frame_single", "frame_many", "sample_level"]
@@ -13,7 +12,7 @@ __all__ = ["frame_single", "frame_many", "sample_level"]
 
 def _conv_bn_relu(x, filters, kernel_size, strides, padding, name):
     x = layers.Conv1D(filters, kernel_size, strides=strides, padding=padding, name=f"{name}_conv")(x)
-    x = FusedBatchNormalization(name=f"{name}_bn")(x)
+    x = blocks.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

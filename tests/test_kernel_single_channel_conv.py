@@ -1,17 +1,13 @@
-"""SingleChannelConv2D: same outputs and gradients as keras Conv2D, only a faster input gradient."""
+"""zoo.kernels.single_channel_conv, toeplitz and patch_fold: the same outputs and gradients as Keras' Conv2D."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.models.fast_conv import (
-    SingleChannelConv2D,
-    fold_patches,
-    toeplitz_conv,
-    toeplitz_input_gradient,
-    toeplitz_kernel_gradient,
-)
+from zoo.kernels.patch_fold import fold_patches
+from zoo.kernels.single_channel_conv import Conv2D as SingleChannelConv2D
+from zoo.kernels.toeplitz import toeplitz_conv, toeplitz_input_gradient, toeplitz_kernel_gradient
 
 
 def _outputs_and_gradients(layer, x, upstream):
@@ -73,7 +69,7 @@ def test_toeplitz_input_gradient_equals_tensorflows(taps, rows):
     upstream = tf.constant(rng.normal(size=(2, rows, 7, 5)).astype("float32"))
     expected = tf.raw_ops.Conv2DBackpropInput(input_sizes=[2, height, 7, 1], filter=kernel, out_backprop=upstream,
                                               strides=[1, 1, 1, 1], padding="VALID")
-    got = toeplitz_input_gradient(upstream, kernel, tf.constant(height))
+    got = toeplitz_input_gradient(upstream, kernel)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=2e-5 * np.sqrt(taps))
 

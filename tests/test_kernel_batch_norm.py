@@ -1,12 +1,12 @@
-"""FusedBatchNormalization: in training, TensorFlow's fused kernel or the analytic-gradient route with
+"""zoo.kernels.batch_norm: in training, TensorFlow's fused kernel or the analytic-gradient route with
 Keras' own numbers (outputs, gradients, moving statistics); everywhere else Keras' layer itself."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.models import fused_batch_norm
-from zoo.models.fused_batch_norm import FusedBatchNormalization
+from zoo.kernels import batch_norm as fused_batch_norm
+from zoo.kernels.batch_norm import BatchNormalization as FusedBatchNormalization
 
 
 def _step(layer, x, upstream):
@@ -16,7 +16,8 @@ def _step(layer, x, upstream):
     return [y, *tape.gradient(y, [x, layer.gamma, layer.beta], output_gradients=upstream)]
 
 
-@pytest.mark.parametrize("shape, route", [((4, 37, 11, 6), "_analytic_gradient_step"), ((3, 50, 8), "_analytic_gradient_step"),
+@pytest.mark.parametrize("shape, route", [((4, 37, 11, 6), "_analytic_gradient_step"),
+                                          ((3, 50, 8), "_analytic_gradient_step"),
                                           ((2, 30, 5, 16), "_fused_kernel_step"), ((3, 20, 32), "_fused_kernel_step"),
                                           ((2, 9, 3, 130), "_fused_kernel_step")])
 def test_training_step_equals_keras_batch_normalization(shape, route, monkeypatch):
@@ -37,7 +38,8 @@ def test_training_step_equals_keras_batch_normalization(shape, route, monkeypatc
     assert calls, f"the training step did not take {route}"
     for name, want, have in zip(("output", "input gradient", "gamma gradient", "beta gradient"), expected, got):
         np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-4, err_msg=name)
-    for name, want, have in zip(("moving mean", "moving variance"), reference.get_weights()[2:], fused.get_weights()[2:]):
+    for name, want, have in zip(("moving mean", "moving variance"), reference.get_weights()[2:],
+                                fused.get_weights()[2:]):
         np.testing.assert_allclose(have, want, rtol=1e-5, atol=1e-6, err_msg=name)
 
 

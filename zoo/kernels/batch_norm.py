@@ -1,31 +1,27 @@
-"""Keras' BatchNormalization whose training step on a CPU takes the faster of two TensorFlow routes.
+"""Keras' BatchNormalization whose training step on TensorFlow's CPU takes the faster of two routes.
 
-Keras 3 normalises a batch with separate moments, subtraction, scaling... ops, and autodiff
-differentiates each. TensorFlow's ``FusedBatchNormV3`` (oneDNN on CPU) does forward and backward in
-one pass each. Measured at batch 16 of 3 s (forward + gradients, training mode, 2-core AMD EPYC,
-2026-12-02): on musicnn's timbral map [16, 187, 59, 204] 0.080 s against Keras' 0.256 s.
+Keras 3 normalises a batch with separate moments, subtraction, scaling... ops and differentiates
+each; TensorFlow's ``FusedBatchNormV3`` (oneDNN) does forward and backward in one pass each, several
+times faster on most maps. oneDNN computes in blocks of 16 channels, and off them (musicnn's
+51-channel temporal maps, the one-channel input map) the analytic route was faster: batch moments,
+then batch norm's closed-form backward (dbeta = sum dy, dgamma = sum dy (x - mean) / sigma,
+dx = gamma / sigma (dy - mean(dy) - (x - mean) dgamma / (n sigma))) as a custom gradient. So
+channel counts below 128 that are not a multiple of 16 take the analytic route, the others the
+fused kernel (measured: benchmarks/results/kernels.md).
 
-oneDNN computes in blocks of 16 channels: on [16, 188, 96, C] maps (2026-12-03) it took 0.014 s at
-C = 48, 0.020 s at 64, but 0.086-0.090 s at musicnn's C = 51 (its temporal filters). There the
-analytic route is faster: batch moments, then a custom gradient with batch norm's closed-form
-backward (dbeta = sum dy, dgamma = sum dy (x - mean) / sigma, dx = gamma / sigma (dy - mean(dy) -
-(x - mean) dgamma / (n sigma))), a few element-wise passes: 0.050-0.054 s at C = 51, 0.001 against
-0.002-0.003 s for the one-channel input map, but 0.091-0.104 against 0.080 s at C = 204 and 0.043
-against 0.017 s on SampleCNN's [16, 16000, 64]. So channel counts below 128 that are not a multiple
-of 16 take the analytic route, the others the fused kernel. In musicnn-horizontal's whole train
-step (alternating in one process): 0.499 -> 0.393, 0.396 -> 0.361 and 0.498 -> 0.412 s.
-
-Both routes keep Keras' weights and moving-statistics update (the fused kernel's Bessel-corrected
-batch variance is turned back into Keras' biased one) and its outputs and gradients within float
-rounding (tested). Only the training step of float32, last-axis, 2-D to 4-D inputs on TensorFlow
-without a GPU takes them (``zoo.models.compute_device``); inference, other backends, mixed precision
-and GPUs run Keras' own layer, so saved graphs, ONNX and TFLite conversions are unchanged.
+Applies to: the training step of float32, last-axis, 3-D and 4-D inputs on TensorFlow without a
+GPU, the kernels on; inference, other backends, mixed precision and GPUs run Keras' own layer, so
+saved graphs and ONNX / TFLite conversions are unchanged. Both routes keep Keras' weights and
+moving-statistics update (the fused kernel's Bessel-corrected variance is turned back into Keras'
+biased one); tested equal to Keras' layer in outputs, gradients and statistics
+(tests/test_kernel_batch_norm.py).
 """
 import keras
 
-from zoo.models.compute_device import cpu_kernels_apply
+from zoo import kernels
+from zoo.kernels.compute_device import tensorflow_on_cpu
 
-__all__ = ["BatchNormalization", "FusedBatchNormalization"]
+__all__ = ["BatchNormalization"]
 
 
 # Named BatchNormalization on purpose: Keras names a layer's weights in a .weights.h5 file (and in
@@ -33,13 +29,23 @@ __all__ = ["BatchNormalization", "FusedBatchNormalization"]
 # keeps every file written with Keras' own layer loading into the zoo's models, and back.
 @keras.saving.register_keras_serializable(package="zoo")
 class BatchNormalization(keras.layers.BatchNormalization):
+    """keras.layers.BatchNormalization with the training routes of this module.
+
+    Args: those of keras.layers.BatchNormalization.
+
+        >>> import numpy as np
+        >>> BatchNormalization()(np.ones((2, 10, 51), "float32"), training=True).shape
+        (2, 10, 51)
+    """
+
     def _tensorflow_route_applies(self, inputs, training, mask):
         """Whether this call takes one of the two TensorFlow training routes (module docstring)."""
         rank = len(inputs.shape)
         axis = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
         return (training and self.trainable and mask is None and not self.synchronized
                 and 3 <= rank <= 4 and [a % rank for a in axis] == [rank - 1]
-                and self.compute_dtype == "float32" and inputs.dtype == "float32" and cpu_kernels_apply())
+                and self.compute_dtype == "float32" and inputs.dtype == "float32"
+                and kernels.enabled() and tensorflow_on_cpu())
 
     def call(self, inputs, training=None, mask=None):
         if not self._tensorflow_route_applies(inputs, training, mask):
@@ -100,8 +106,8 @@ def _analytic_gradient_step(norm, inputs):
     return normalise(inputs, gamma, beta)
 
 
-ONEDNN_CHANNEL_BLOCK = 16  # oneDNN's channel block on AVX-512 (module docstring)
-ANALYTIC_MAX_CHANNELS = 128  # at 204 channels the fused kernel was faster again (module docstring)
+ONEDNN_CHANNEL_BLOCK = 16  # oneDNN's channel block on AVX-512
+ANALYTIC_MAX_CHANNELS = 128  # at 204 channels the fused kernel was faster again
 
 
 def _training_step(norm, inputs):
@@ -111,5 +117,3 @@ def _training_step(norm, inputs):
         return _analytic_gradient_step(norm, inputs)
     return _fused_kernel_step(norm, inputs)
 
-
-FusedBatchNormalization = BatchNormalization  # what the model builders call it

@@ -1,14 +1,13 @@
-"""Whether the zoo's CPU kernels apply: on a machine where Keras' backend computes on the CPU.
+"""Whether Keras' backend computes on the CPU, where the zoo's kernels were measured.
 
-``SingleChannelConv2D``'s kernels and ``BatchNormalization``'s fused training step were chosen by
-measurements on CPUs; where the backend has a GPU, the layers are Keras' own, so cuDNN keeps its
-kernels (no machine here runs the zoo on a GPU to measure them there).
+On a GPU the kernel layers compute as their Keras base classes, so cuDNN keeps its own kernels
+(no machine of ours has measured the kernels on a GPU).
 """
 import functools
 
 import keras
 
-__all__ = ["cpu_kernels_apply", "backend_computes_on_cpu"]
+__all__ = ["backend_computes_on_cpu", "tensorflow_on_cpu"]
 
 
 def _tensorflow_on_cpu():
@@ -38,9 +37,10 @@ def _on_cpu(backend):
 
 
 def backend_computes_on_cpu():
+    """Whether Keras' current backend computes on the CPU."""
     return _on_cpu(keras.config.backend())
 
 
-def cpu_kernels_apply():
-    """TensorFlow's CPU kernels (custom gradients, the fused BN step): TensorFlow without a GPU."""
+def tensorflow_on_cpu():
+    """TensorFlow is Keras' backend and has no GPU: where the TensorFlow custom gradients apply."""
     return keras.config.backend() == "tensorflow" and backend_computes_on_cpu()
