@@ -8,6 +8,7 @@ import time
 
 from pretrained.musicnn import CHECKPOINTS, ConversionError, convert, find_checkpoint
 from pretrained.source import PretrainedSourceError
+from zoo.files import CacheEntryError
 
 __all__ = ["convert_all", "main"]
 
@@ -37,7 +38,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         convert_all(args.source, args.force, args.only)
-    except (PretrainedSourceError, ConversionError) as error:
+    except (PretrainedSourceError, ConversionError, CacheEntryError) as error:
         print(f"python -m pretrained: error: {error}", file=sys.stderr)
         return 1
     return 0

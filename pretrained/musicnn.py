@@ -12,12 +12,13 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-from zoo.weights import WeightsEntry
 
 from pretrained.source import cache_dir, checkpoint_dir
 from pretrained.tags import MSD_TAGS, MTT_TAGS
+from zoo.files import cached_file
+from zoo.weights import WeightsEntry, load_weights_file
 
 __all__ = [
     "CHECKPOINTS",
@@ -195,17 +196,24 @@ def weights_file(checkpoint):
     return cache_dir() / "weights" / f"{checkpoint.name}.v{CONVERSION_VERSION}.weights.h5"
 
 
+def _read_every_array(path):
+    """The HDF5 format's own check, for converted files of the previous release (no sidecar)."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+
+
 def convert(checkpoint, source=None, force=False):
-    """Path of the checkpoint's converted ``.weights.h5``, converting it if not cached."""
+    """Path of the checkpoint's converted ``.weights.h5``, converting it if not cached (or damaged:
+    ``zoo.files.cached_file`` checks it before each use)."""
+
+    def make(temporary):
+        model = port_weights(checkpoint, build_model(checkpoint), checkpoint_values(checkpoint, source))
+        model.save_weights(temporary)
+
     path = weights_file(checkpoint)
-    if path.is_file() and not force:
-        return path
-    model = port_weights(checkpoint, build_model(checkpoint), checkpoint_values(checkpoint, source))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{checkpoint.name}.partial{os.getpid()}.weights.h5")
-    model.save_weights(partial)
-    os.replace(partial, path)  # readers never see a half-written file
-    return path
+    return Path(cached_file(path, make, what="converted musicnn weights", check=_read_every_array, rebuild=force))
 
 
 # Layer settings that leave the computation as the checkpoint's.
@@ -221,7 +229,7 @@ def _pretrained_layers(checkpoint_name):
     """{layer name: (config, weights)} of the converted network, read once per process."""
     checkpoint = find_checkpoint(checkpoint_name)
     model = build_model(checkpoint)
-    model.load_weights(convert(checkpoint))
+    load_weights_file(model, convert(checkpoint))
     return {layer.name: (_architecture(layer), layer.get_weights()) for layer in model.layers}
 
 

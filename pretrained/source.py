@@ -3,7 +3,9 @@
 The checkpoints ship inside the musicnn 0.1.0 wheel on PyPI. We fetch that wheel with pip
 (never installing it or importing its code) and unzip only the checkpoint files. Offline
 machines point ``ZOO_MUSICNN_WHEEL`` (or the ``source`` argument) at a local copy of the
-wheel, or at a folder holding the checkpoint folders (``MTT_musicnn/`` ...).
+wheel, or at a folder holding the checkpoint folders (``MTT_musicnn/`` ...). The cached wheel
+and checkpoint files are checked before use, and fetched or unzipped again when damaged
+(``zoo.files.cached_file``).
 """
 import os
 import shutil
@@ -14,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from zoo.cache import CACHE_ENV, cache_dir  # noqa: F401  (re-exported)
-from zoo.files import file_sha256
+from zoo.files import cached_file, file_sha256
 
 __all__ = [
     "CHECKPOINT_FILES",
@@ -67,12 +69,11 @@ def _download_wheel(destination):
 
 
 def musicnn_wheel():
-    """The cached musicnn 0.1.0 wheel, downloaded with pip on first use."""
+    """The cached musicnn 0.1.0 wheel, downloaded with pip on first use (and again if damaged)."""
     wheel = cache_dir() / "musicnn" / MUSICNN_WHEEL
-    if wheel.is_file():
-        return wheel
-    wheel.parent.mkdir(parents=True, exist_ok=True)
-    return _download_wheel(wheel)
+    # A wheel of the previous release (no sidecar) is kept if it has the published sha256.
+    return Path(cached_file(wheel, lambda temporary: _download_wheel(Path(temporary)), what="musicnn wheel",
+                            check=lambda path: file_sha256(path) == MUSICNN_WHEEL_SHA256))
 
 
 def _has_checkpoint(folder):
@@ -91,21 +92,23 @@ def _checkpoint_in_folder(root, name):
     )
 
 
+def _extract_member(wheel, name, filename, destination):
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(f"musicnn/{name}/{filename}") as src:
+            with open(destination, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise PretrainedSourceError(f"{wheel} has no usable checkpoint {name}: {error}") from None
+
+
 def _extract_checkpoint(wheel, name, destination):
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
-        unpacked = Path(scratch) / name
-        unpacked.mkdir()
-        try:
-            with zipfile.ZipFile(wheel) as archive:
-                for filename in CHECKPOINT_FILES:
-                    member = archive.open(f"musicnn/{name}/{filename}")
-                    with member as src, open(unpacked / filename, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-        except (zipfile.BadZipFile, KeyError) as error:
-            raise PretrainedSourceError(f"{wheel} has no usable checkpoint {name}: {error}") from None
-        if not destination.exists():
-            os.replace(unpacked, destination)
+    """The checkpoint ``name``'s files, unzipped from ``wheel()`` (called only if one is missing or
+    damaged) into the folder ``destination``. Files of the previous release (no sidecar) are
+    unzipped again: they have no cheap check of their own."""
+    for filename in CHECKPOINT_FILES:
+        cached_file(destination / filename,
+                    lambda temporary, filename=filename: _extract_member(wheel(), name, filename, temporary),
+                    what=f"musicnn checkpoint {name}")
     return destination
 
 
@@ -130,7 +133,5 @@ def checkpoint_dir(name, source=None):
     if explicit is not None and explicit.is_dir():
         return _checkpoint_in_folder(explicit, name)
     cached = cache_dir() / "musicnn" / "checkpoints" / name
-    if _has_checkpoint(cached):
-        return cached
-    wheel = _check_wheel(explicit) if explicit is not None else musicnn_wheel()
-    return _extract_checkpoint(wheel, name, cached)
+    return _extract_checkpoint(lambda: _check_wheel(explicit) if explicit is not None else musicnn_wheel(), name,
+                               cached)

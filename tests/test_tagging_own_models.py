@@ -1,4 +1,4 @@
-"""Tagging with a model of one's own (issue 15, first part): a .keras file or a zoo-train run
+"""Tagging with a model of one's own: a .keras file or a zoo-train run
 folder through zoo.tag / taggram / embeddings and zoo-tag, for every kind of architecture, on the
 one streaming path and every runtime."""
 import json
@@ -14,6 +14,7 @@ import pytest
 import zoo
 from zoo.audio.streaming import stream_patches
 from zoo.cache import cache_dir
+from zoo.files import CHECK_SUFFIX
 from zoo.tagging import Analyser
 from zoo.tagging.cli import main as zoo_tag
 
@@ -122,7 +123,7 @@ def test_zoo_tag_with_a_model_file_embeddings_and_a_conversion_per_content(saved
     model.get_layer("head_logits").set_weights([w + 1.0 for w in model.get_layer("head_logits").get_weights()])
     model.save(path)  # the same path, other content: converted again, never mixed up
     changed = zoo.tag(audio, model=path, top_k=None, runtime="onnx")
-    new = set(os.listdir(cache_dir("runtimes"))) - before
+    new = {name for name in set(os.listdir(cache_dir("runtimes"))) - before if not name.endswith(CHECK_SUFFIX)}
     assert len(new) == 1 and next(iter(new)).startswith("file-")
     first = {t["tag"]: t["score"] for t in record["tags"]}
     assert all(abs(first[t] - s) > 1e-3 for t, s in zip(changed.tag, changed.score))

@@ -8,10 +8,12 @@ rhythmic regularity (temporal); see ``GM_TAGS`` and ``GM_TAG_GROUPS``.
 The set lives in a directory named after everything that determines it (generator version,
 seed, split sizes, sample rate, clip length, format). Every clip is written atomically and the
 annotation CSV last, so an interrupted run resumes where it stopped and a finished one is
-reused as is. The same arguments give the same labels and the same samples on a machine with
+reused as is; each file is checked when the set is opened, and a damaged one made again
+(``zoo.files.cached_file``). The same arguments give the same labels and the same samples on a machine with
 the same numpy, fluidsynth and soundfont.
 """
 import concurrent.futures
+import functools
 import json
 import os
 import subprocess
@@ -22,11 +24,11 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from zoo.files import atomic_path, write_csv_atomically
+from zoo.files import atomic_path, cached_file, entry_problem
 
-from .tagging_dataset import SPLITS, TaggingDataset
 from .fluidsynth import find_soundfont, render_midi
-from .gm_plan import GM_TAG_GROUPS, GM_TAGS, plan_clip, piece_to_midi
+from .gm_plan import GM_TAG_GROUPS, GM_TAGS, piece_to_midi, plan_clip
+from .tagging_dataset import SPLITS, TaggingDataset
 
 __all__ = [
     "GM_VERSION",
@@ -57,8 +59,9 @@ def make_gm_dataset(root, n_train, n_valid, n_test, seed=0, sample_rate=16000, c
     sizes = dict(zip(SPLITS, (n_train, n_valid, n_test)))
     directory = gm_dataset_dir(root, sizes, seed, sample_rate, clip_seconds, audio_format)
     entries = _clip_entries(sizes, audio_format)
-    csv_path = os.path.join(directory, ANNOTATIONS_FILE)
-    if not (os.path.isfile(csv_path) and _all_present(directory, entries)):
+    names = [*(path for _, _, path in entries), INFO_FILE, ANNOTATIONS_FILE]
+    files = [os.path.join(directory, name) for name in names]
+    if any(entry_problem(path) is not None for path in files):
         _build(directory, entries, seed, sample_rate, clip_seconds, audio_format, workers, progress, soundfont)
     return _load(directory, sample_rate, clip_seconds)
 
@@ -78,23 +81,24 @@ def _clip_entries(sizes, audio_format):
     ]
 
 
-def _all_present(directory, entries):
-    return all(os.path.isfile(os.path.join(directory, path)) for _, _, path in entries)
-
-
-def _build(directory, entries, seed, sample_rate, clip_seconds, audio_format, workers, progress, soundfont):
-    soundfont = soundfont or find_soundfont()
+def _build(directory, entries, seed, sample_rate, clip_seconds, audio_format, workers, progress, soundfont_path):
+    """Render the clips that are missing or damaged (``zoo.files.cached_file``), then the
+    description and the annotations if they are."""
+    # Looked up only when something is rendered: a set of the previous release is kept without it.
+    soundfont = functools.cache(lambda: soundfont_path or find_soundfont())
     for split in SPLITS:
         os.makedirs(os.path.join(directory, "audio", split), exist_ok=True)
     plans = [plan_clip(seed, split, index, clip_seconds) for split, index, _ in entries]
-    missing = [
-        (plan, os.path.join(directory, path))
-        for plan, (_, _, path) in zip(plans, entries)
-        if not os.path.isfile(os.path.join(directory, path))
-    ]
-    _render_all(missing, sample_rate, audio_format, soundfont, workers, progress)
-    _write_info(directory, seed, entries, sample_rate, clip_seconds, audio_format, soundfont)
-    write_csv_atomically(_annotations(entries, plans), os.path.join(directory, ANNOTATIONS_FILE))
+    jobs = [(plan, os.path.join(directory, path)) for plan, (_, _, path) in zip(plans, entries)
+            if entry_problem(os.path.join(directory, path)) is not None]
+    _render_all(jobs, sample_rate, audio_format, soundfont, workers, progress)
+    cached_file(os.path.join(directory, INFO_FILE),
+                lambda temporary: _write_info(temporary, seed, entries, sample_rate, clip_seconds, audio_format,
+                                              soundfont()),
+                what="GM dataset description", check=_read_info)
+    cached_file(os.path.join(directory, ANNOTATIONS_FILE),
+                lambda temporary: _annotations(entries, plans).to_csv(temporary, index=False),
+                what="GM annotations", check=lambda path: len(pd.read_csv(path)) == len(entries))
 
 
 def _render_all(jobs, sample_rate, audio_format, soundfont, workers, progress):
@@ -106,12 +110,18 @@ def _render_all(jobs, sample_rate, audio_format, soundfont, workers, progress):
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(jobs), desc="Rendering GM clips", unit="clip", disable=not progress or not jobs)
     with bar, concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(render_clip, plan, path, sample_rate, audio_format, soundfont) for plan, path in jobs
-        ]
+        futures = [pool.submit(_render_cached, plan, path, sample_rate, audio_format, soundfont) for plan, path in jobs]
         for future in concurrent.futures.as_completed(futures):
             future.result()
             bar.update(1)
+
+
+def _render_cached(plan, path, sample_rate, audio_format, soundfont):
+    """The clip at ``path``, rendered if missing or damaged; a clip of the previous release (no
+    sidecar) is kept if it decodes to its full length."""
+    samples = int(round(plan.seconds * sample_rate))
+    return cached_file(path, lambda temporary: render_clip(plan, temporary, sample_rate, audio_format, soundfont()),
+                       what="rendered GM clip", check=lambda clip: len(sf.read(clip)[0]) == samples)
 
 
 def render_clip(plan, path, sample_rate=16000, audio_format="flac", soundfont=None):
@@ -151,7 +161,7 @@ def _annotations(entries, plans):
     return frame
 
 
-def _write_info(directory, seed, entries, sample_rate, clip_seconds, audio_format, soundfont):
+def _write_info(path, seed, entries, sample_rate, clip_seconds, audio_format, soundfont):
     info = {
         "generator_version": GM_VERSION,
         "seed": seed,
@@ -164,9 +174,8 @@ def _write_info(directory, seed, entries, sample_rate, clip_seconds, audio_forma
         "fluidsynth": _fluidsynth_version(),
         "numpy": np.__version__,
     }
-    with atomic_path(os.path.join(directory, INFO_FILE)) as temporary:
-        with open(temporary, "w") as handle:
-            json.dump(info, handle, indent=2)
+    with open(path, "w") as handle:
+        json.dump(info, handle, indent=2)
 
 
 def _fluidsynth_version():

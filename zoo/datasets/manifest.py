@@ -5,7 +5,8 @@ optionally ``split`` (train / valid / test; without it, a seeded 80/10/10 split 
 Files may be wav, flac, ogg or mp3 at any rate and channel count: each is decoded once with
 ``zoo.load_audio`` (mixed to mono, resampled with soxr) into a 16-bit WAV in the zoo cache,
 keyed by its absolute path, size, modification time and the target rate, so training epochs
-(and later runs) read ready-made audio and never resample again.
+(and later runs) read ready-made audio and never resample again. Each run checks the cached
+files (``zoo.files.cached_file``) and decodes a damaged one again.
 
 Every problem is found before any training and reported in one line (``ManifestError``),
 naming the first offending rows (numbered as lines of the CSV, the header being line 1) and
@@ -15,6 +16,7 @@ counted in ``info["skipped_files"]``.
 import concurrent.futures
 import hashlib
 import os
+import struct
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,7 @@ from tqdm.auto import tqdm
 
 from zoo.cache import cache_dir
 from zoo.datasets.tagging_dataset import SPLITS, TaggingDataset
-from zoo.files import atomic_path
+from zoo.files import CacheEntryError, cached_file
 
 __all__ = ["ManifestError", "load_manifest", "TAG_SEPARATOR", "SPLIT_FRACTIONS"]
 
@@ -106,6 +108,16 @@ def _cache_key(path, sample_rate):
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def _wav_is_whole(path):
+    """The WAV format's own check, for decoded files of the previous release (no sidecar): the RIFF
+    header's size is the file's, and libsndfile opens it."""
+    with open(path, "rb") as handle:
+        riff, size, wave = struct.unpack("<4sI4s", handle.read(12))
+    if (riff, wave) != (b"RIFF", b"WAVE") or size + 8 != os.path.getsize(path):
+        raise ValueError(f"RIFF header says {size + 8} bytes, the file has {os.path.getsize(path)}")
+    sf.info(path)
+
+
 def _prepare_file(path, sample_rate, directory):
     """Cached 16-bit mono WAV of ``path`` at ``sample_rate``: (cache file name, seconds) or an error line."""
     from zoo.audio.decoding import AudioError, load_audio
@@ -113,16 +125,17 @@ def _prepare_file(path, sample_rate, directory):
     if not os.path.isfile(path):
         return None, f"no such file {path}"
     name = _cache_key(path, sample_rate) + ".wav"
-    cached = os.path.join(directory, name)
-    if os.path.isfile(cached):
-        return name, sf.info(cached).duration
-    try:
+
+    def make(temporary):
         waveform = load_audio(path, target_rate=sample_rate)
-    except AudioError as error:
-        return None, str(error)
-    with atomic_path(cached) as temporary:
         sf.write(temporary, np.clip(waveform, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
-    return name, len(waveform) / sample_rate
+
+    try:
+        cached = cached_file(os.path.join(directory, name), make, what=f"decoded audio of {path}",
+                             check=_wav_is_whole)
+    except (AudioError, CacheEntryError) as error:
+        return None, str(error)
+    return name, sf.info(cached).duration
 
 
 def _prepare_all(paths, sample_rate, directory, progress):

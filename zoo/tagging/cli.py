@@ -17,8 +17,10 @@ import json
 import os
 import sys
 
-from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES, runtime_name
+from zoo.files import CacheEntryError
+from zoo.host_allocator import tune_host_allocator
 from zoo.tagging.analyser import DEFAULT_MODEL
+from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES, runtime_name
 
 __all__ = ["main"]
 
@@ -115,7 +117,8 @@ def _top_k(text):
 
 
 def _parser():
-    parser = _Parser(prog=PROG, description="Tag audio files and folders (wav, flac, ogg, mp3) with a pretrained model.")
+    parser = _Parser(prog=PROG,
+                     description="Tag audio files and folders (wav, flac, ogg, mp3) with a pretrained model.")
     parser.add_argument("files", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"id or alias (default: {DEFAULT_MODEL})")
     parser.add_argument("--weights", default="mtt", help="pretrained weights: mtt or msd (default: mtt)")
@@ -238,6 +241,10 @@ def _run(args):
 
 def main(argv=None):
     """Run zoo-tag; returns the exit status (0 all tagged, 1 any file failed, 2 bad command line)."""
+    # A command-line tool sets its own process up: quiet TensorFlow start-up (before it loads) and
+    # JAX's and PyTorch's host allocator.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    tune_host_allocator()
     try:
         args = _parser().parse_args(argv)
     except _UsageError as error:
@@ -255,6 +262,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         return _fail("interrupted; every record written so far is kept (rerun with --resume to go on)", 130)
     except OSError as error:  # the output file cannot be written
+        return _fail(_one_line(error), 1)
+    except CacheEntryError as error:  # a damaged cached conversion that cannot be made again here
         return _fail(_one_line(error), 1)
 
 

@@ -4,19 +4,19 @@
 {"scores": tag scores, layer: its outputs for each of ``layers``} (the layers behind the
 requested embeddings), and ``runtime.input_kind`` says whether it takes log-mel or waveform
 patches. The ONNX and TFLite forms are converted once (zoo.conversion) and
-cached in the zoo cache, keyed by the model, its weights and its patch length; the ONNX form
+cached in the zoo cache, keyed by the model, its weights and its patch length, and checked
+before each use (``zoo.files.cached_file``: a damaged file is converted again); the ONNX form
 carries every embedding layer as an output. With a cached ONNX model a tagging process never
-imports TensorFlow, whose import alone took 3.6 s of the 9.2 s the TF runtime needed for
-0.3 h of music (benchmarks.tagging, 2-core AMD EPYC, 2026-11-27): ONNX Runtime is the default
-for that reason, and it ran the patch model fastest here too. All agree within 1e-5 (tested;
-per-patch scores on 6 min of music differed from TF's by 4.4e-6 with ONNX, 1.4e-6 with TFLite).
+imports TensorFlow, whose import alone costs seconds (``benchmarks.tagging``): ONNX Runtime is
+the default for that reason, and it runs the patch model fastest too. All agree within 1e-5
+(tested).
 """
 import os
 
 import numpy as np
 
 from zoo.cache import cache_dir
-from zoo.files import atomic_path
+from zoo.files import cached_file
 from zoo.models.registry import LOG_MEL, WAVEFORM
 from zoo.tagging.network import SCORES, analysis_network, embedding_layers, inference_network
 
@@ -28,18 +28,21 @@ __all__ = ["DEFAULT_RUNTIME", "KERAS_RUNTIME", "RUNTIMES", "RUNTIME_ALIASES", "R
 CONVERSION_VERSION = 3
 
 
-class RuntimeUnavailable(ValueError):
+class RuntimeUnavailable(ValueError):  # noqa: N818 - public name, kept for callers that catch it
     """The runtime's package is not installed or cannot convert the model."""
 
 
-def _cached(patch_model, suffix, convert):
+def _cached(patch_model, suffix, convert, check):
+    """The cached conversion, converted (``convert()``: its bytes) when missing or damaged."""
     path = cache_dir("runtimes") / f"{patch_model.cache_name}-v{CONVERSION_VERSION}{suffix}"
-    if not path.exists():
+
+    def make(temporary):
         _check_converter_backend(suffix)
         content = convert()
-        with atomic_path(str(path)) as temporary, open(temporary, "wb") as handle:
+        with open(temporary, "wb") as handle:
             handle.write(content)
-    return path
+
+    return cached_file(path, make, what=f"{suffix[1:].upper()} conversion", check=check)
 
 
 def _check_converter_backend(suffix):
@@ -94,11 +97,12 @@ class _Onnx:
             import onnxruntime
         except ImportError:
             raise RuntimeUnavailable("the onnx runtime needs onnxruntime: pip install onnxruntime") from None
-        path = _cached(patch_model, ".onnx", lambda: _onnx_model(patch_model))
+        # The previous release's conversions (no sidecar) are kept if ONNX Runtime opens them.
+        path = _cached(patch_model, ".onnx", lambda: _onnx_model(patch_model),
+                       check=lambda p: onnxruntime.InferenceSession(p, providers=["CPUExecutionProvider"]))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
-        # Idle threads sleep instead of spinning: the decoding thread needs those cores
-        # (zoo-tag, 0.3 h of OGG: 4.4 s against 4.6 s spinning, 2-core AMD EPYC, 2026-11-27).
+        # Idle threads sleep instead of spinning: the decoding thread needs those cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         patch_input = self._session.get_inputs()[0]
@@ -115,7 +119,7 @@ class _Tflite:
 
     One interpreter per power-of-two batch size, inputs zero-padded up to it: resizing and
     re-allocating a single interpreter for every new batch size cost more than the inference on
-    a folder of short files (measured: 4.1 s against TF's 2.6 s for 40 files of 3 s)."""
+    a folder of short files."""
 
     gives_embeddings = False
 
@@ -124,7 +128,8 @@ class _Tflite:
 
         from zoo.conversion.to_tflite import convert_to_tflite
 
-        self._path = str(_cached(patch_model, ".tflite", lambda: convert_to_tflite(inference_network(patch_model))))
+        self._path = str(_cached(patch_model, ".tflite", lambda: convert_to_tflite(inference_network(patch_model)),
+                                 check=lambda p: tf.lite.Interpreter(model_path=p).allocate_tensors()))
         self._interpreters = {}
         self._tf = tf
         self.input_kind = patch_model.input_kind()
