@@ -16,7 +16,7 @@ import time
 from absl import app, flags
 
 from benchmarks.presets import PRESETS
-from zoo.models import host_allocator
+from zoo import host_allocator
 from zoo.training.strategies import STRATEGY_NAMES
 
 FLAGS = flags.FLAGS
@@ -45,7 +45,7 @@ def _selected_models(patterns, preset):
         matches = fnmatch.filter(ids, pattern) if any(c in pattern for c in "*?[") else [pattern]
         if not matches:
             raise ValueError(f"--models: {pattern!r} matches no model id")
-        chosen += [registry.resolve(m)[0] for m in matches]  # resolve raises with close matches
+        chosen += [registry.resolve(m).model_id for m in matches]  # resolve raises with close matches
     return list(dict.fromkeys(chosen))
 
 

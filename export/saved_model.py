@@ -1,6 +1,6 @@
 """Export a zoo model as a versioned SavedModel that stock TF Serving loads and serves.
 
-Layout written (DESIGN.md, TF Serving layout)::
+Layout written, the one TF Serving watches for (docs/serving.md)::
 
     <base_path>/<model name>/<version>/saved_model.pb
                                       /variables/
@@ -80,15 +80,15 @@ def _resolve_id(name):
 def serving_model_name(model_or_id):
     """The directory / served name: the zoo id (``musicnn-vertical-horizontal``) when known."""
     if isinstance(model_or_id, str):
-        return registry.resolve(model_or_id)[0]
+        return registry.resolve(model_or_id).model_id
     resolved = _resolve_id(model_or_id.name.replace("_", "-"))
-    return resolved[0] if resolved else model_or_id.name
+    return resolved.model_id if resolved else model_or_id.name
 
 
 def build_servable_model(model_id, *, weights=None, tag_names=None, sample_rate=DEFAULT_SAMPLE_RATE,
                          input_seconds=DEFAULT_INPUT_SECONDS, **overrides):
     """zoo.load with the serving input length: any length for variable-length back-ends."""
-    _, _, back_end = registry.resolve(model_id)
+    back_end = registry.resolve(model_id).back
     if back_end.length_policy == registry.VARIABLE:
         input_seconds = None
     kwargs = dict(weights=weights, sample_rate=sample_rate, input_seconds=input_seconds, **overrides)

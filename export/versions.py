@@ -13,6 +13,7 @@ import shutil
 import uuid
 
 from export.errors import ExportError
+from zoo.arguments import non_negative_int
 
 __all__ = ["existing_versions", "next_version", "version_directory"]
 
@@ -32,11 +33,6 @@ def existing_versions(model_dir):
 def next_version(model_dir):
     versions = existing_versions(model_dir)
     return versions[-1] + 1 if versions else 1
-
-
-def _check_version(version):
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise ExportError(f"version must be a non-negative integer, got {version!r}")
 
 
 def _exchange(path_a, path_b):
@@ -83,7 +79,7 @@ def version_directory(model_dir, version=None, force=False):
     """
     if version is None:
         version = next_version(model_dir)
-    _check_version(version)
+    non_negative_int(version, "version", error=ExportError)
     final_dir = os.path.join(model_dir, str(version))
     if os.path.exists(final_dir) and not force:
         raise ExportError(

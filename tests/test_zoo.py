@@ -10,7 +10,7 @@ from zoo.models.input_stage import LogMelConfig, log_mel
 
 SR = 16000
 ALL_IDS = zoo.list_models()
-VARIABLE_IDS = [i for i in ALL_IDS if registry.resolve(i)[2].length_policy == registry.VARIABLE]
+VARIABLE_IDS = [i for i in ALL_IDS if registry.resolve(i).back.length_policy == registry.VARIABLE]
 FIXED_IDS = [i for i in ALL_IDS if i not in VARIABLE_IDS]
 
 
@@ -33,7 +33,7 @@ def test_grid_is_seven_by_seven_with_aliases():
     assert len(ALL_IDS) == 49
     assert {f"{b}-{f}" for b in zoo.back_ends() for f in zoo.front_ends()} == set(ALL_IDS)
     for alias, target in zoo.ALIASES.items():
-        assert registry.resolve(alias)[0] == target
+        assert registry.resolve(alias).model_id == target
     assert zoo.list_models("musicnn-*") == sorted(i for i in ALL_IDS if i.startswith("musicnn-"))
 
 
@@ -55,7 +55,7 @@ def test_builds_runs_and_round_trips_through_keras_file(model_id, tmp_path):
 @pytest.mark.parametrize("model_id", VARIABLE_IDS)
 def test_variable_length_models_take_any_length(model_id):
     model = zoo.load(model_id, input_seconds=None, num_classes=5)
-    shortest = registry.resolve(model_id)[1].min_samples
+    shortest = registry.resolve(model_id).front.min_samples
     for samples in (shortest, 5 * SR + 123):
         scores = model.predict(_noise(1, samples, seed=samples), verbose=0)
         assert scores.shape == (1, 5) and np.all(np.isfinite(scores))
@@ -72,7 +72,7 @@ def test_fixed_length_models_reject_other_lengths_clearly(model_id):
 
 def test_trailing_channel_axis_is_accepted():
     # One model instance per rank: Keras' predict retraces a rank change with an unknown
-    # rank, which its own input check cannot handle (noted in the README).
+    # rank, which its own input check cannot handle (docs/models.md, "Input").
     clip = _noise(2, 3 * SR)
     keras.utils.set_random_seed(0)
     with_channel = zoo.load("maxpool-vertical").predict(clip[..., None], verbose=0)

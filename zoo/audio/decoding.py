@@ -1,15 +1,16 @@
 """Audio loading for tagging: any file or array -> mono float32 waveform at the model's rate.
 
-Files are decoded with libsndfile (soundfile: wav, flac, ogg, mp3; measured 5x faster than
-tensorflow-io on six OGG tracks, DESIGN.md), arrays are taken as they are; both are checked,
-downmixed to mono and resampled with soxr (measured: ~100x faster than tfio.audio.resample and
-~300x more accurate on a 44.1 -> 16 kHz sine test).
+Files are decoded with libsndfile (soundfile: wav, flac, ogg, mp3), arrays are taken as they are;
+both are checked, downmixed to mono and resampled with soxr. libsndfile and soxr were chosen over
+tensorflow-io for speed and, in resampling, accuracy (benchmarks/results/code_choices.md).
 """
 import os
 import re
 from pathlib import Path
 
 import numpy as np
+
+from zoo.arguments import positive_number
 
 __all__ = ["DEFAULT_RATE", "AudioError", "audio_blocks", "load_audio", "soundfile_path"]
 
@@ -22,11 +23,12 @@ class AudioError(ValueError):
     """The audio cannot be used: missing or undecodable file, empty, non-finite, bad shape."""
 
 
+def _audio_error(message):
+    return AudioError(f"{message}.")
+
+
 def _check_rate(rate, what):
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
-        raise AudioError(f"{what} must be a number of Hz, got {rate!r}.")
-    if not np.isfinite(rate) or rate <= 0:
-        raise AudioError(f"{what} must be a positive number of Hz, got {rate!r}.")
+    positive_number(rate, what, unit="Hz", error=_audio_error)
     return float(rate) if float(rate) != int(rate) else int(rate)
 
 
@@ -120,9 +122,9 @@ def _decode_error(path, error):
 
 
 def _downmix(frames):
-    """[samples, channels] -> float32 mono, the channels' mean. Summed channel by channel:
-    numpy's mean over a short last axis took 0.5 s of the 2 s that decoding 0.3 h of stereo
-    OGG took (2-core AMD EPYC, 2026-11-27); the sum is the same, in the same order."""
+    """[samples, channels] -> float32 mono, the channels' mean. Summed channel by channel, because
+    numpy's mean over a short last axis is slow (benchmarks/results/code_choices.md); the sum is
+    the same, in the same order."""
     if frames.shape[1] == 1:
         return frames[:, 0]
     total = frames[:, 0].astype(np.float32)

@@ -2,11 +2,10 @@
 
 TensorFlow pads such a convolution by max(0, (out - 1) * stride + kernel - length) with
 out = ceil(length / stride), half before. Converted to ONNX (tf2onnx's SAME_UPPER), the negative
-amount is not clamped: for the frame-many front-end's 128-sample kernel at stride 256 on a
-47616-sample patch, ONNX Runtime's output was off by up to 3.8 on unit-variance input and
-TFLite's scores by 6e-4 (measured 2026-12-02), while any length with a non-negative amount
-agreed to 1e-6. The twin pads with TensorFlow's rule in plain ops and runs a 'valid' convolution
-with the same weights, so every runtime computes what Keras computes.
+amount is not clamped, so ONNX Runtime and TFLite compute something else (as for the frame-many
+front-end's 128-sample kernel at stride 256; benchmarks/results/code_choices.md). The twin pads
+with TensorFlow's rule in plain ops and runs a 'valid' convolution with the same weights, so every
+runtime computes what Keras computes.
 """
 import keras
 from keras import ops
@@ -26,6 +25,11 @@ class SamePaddedConv(keras.layers.Layer):
         layer_type = {"Conv1D": keras.layers.Conv1D, "Conv2D": keras.layers.Conv2D}[conv_class]
         self.conv = layer_type.from_config({**self.conv_config, "padding": "valid", "name": f"{self.name}_valid"})
         self.kernel_size, self.strides = tuple(self.conv.kernel_size), tuple(self.conv.strides)
+
+    def build(self, input_shape):
+        # Padding changes the lengths only: the kernel's shape follows from the input's channels.
+        # Built here, the convolution's weights are there for load_model to fill.
+        self.conv.build(input_shape)
 
     def call(self, x):
         for axis, (kernel, stride) in enumerate(zip(self.kernel_size, self.strides), start=1):

@@ -5,6 +5,7 @@ from collections import Counter
 import keras
 from keras import layers
 
+from zoo.arguments import positive_int, positive_number
 from zoo.models import registry
 from zoo.models.input_stage import LogMelConfig, log_mel, waveform_to_frames
 from zoo.models.layers import MinimumLength, TaggedSigmoid
@@ -41,8 +42,7 @@ def _split_overrides(model_id, front, back, overrides):
 def _input_length(model_id, front, input_seconds, sample_rate, guarded):
     if input_seconds is None:
         return None
-    if isinstance(input_seconds, bool) or not isinstance(input_seconds, (int, float)) or input_seconds <= 0:
-        raise ValueError(f"input_seconds must be a positive number of seconds or None, got {input_seconds!r}")
+    positive_number(input_seconds, "input_seconds", unit="seconds", or_none=True)
     n_samples = int(round(input_seconds * sample_rate))
     if guarded and n_samples < front.min_samples:
         raise ValueError(
@@ -64,11 +64,6 @@ def input_samples(name, input_seconds, sample_rate=16000, **overrides):
 def _guarded(split):
     # The registered minimum lengths hold for the default front-end and log-mel settings.
     return not split["front"] and not split["mel"]
-
-
-def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer (the number of tags), got {num_classes!r}")
 
 
 def _check_tag_names(tag_names):
@@ -157,7 +152,7 @@ def create_model(
         overrides = {**pretrained_entry.overrides, **overrides}
     if num_classes is None:
         num_classes = len(tag_names) if tag_names is not None else DEFAULT_NUM_CLASSES
-    _check_num_classes(num_classes)
+    positive_int(num_classes, "num_classes", meaning="the number of tags")
     split = _split_overrides(model_id, front, back, overrides)
     if tag_names is not None and len(tag_names) != num_classes:
         raise ValueError(f"tag_names has {len(tag_names)} names for num_classes={num_classes}")

@@ -1,6 +1,7 @@
 """The registry: front-ends and back-ends register themselves; model ids are their pairs.
 
-A model id is ``<back-end>-<front-end>`` (DESIGN.md), e.g. ``musicnn-vertical-horizontal``.
+A model id is ``<back-end>-<front-end>`` (docs/models.md, "Model ids"), e.g.
+``musicnn-vertical-horizontal``.
 Each builder is registered next to its definition, so searching a name finds its code.
 """
 import difflib
@@ -20,6 +21,7 @@ __all__ = [
     "back_ends",
     "list_models",
     "resolve",
+    "ResolvedModel",
     "ALIASES",
 ]
 
@@ -137,14 +139,31 @@ def list_models(pattern=None):
     return ids
 
 
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What ``resolve`` finds for an id or alias: the canonical id, its front-end and back-end."""
+
+    model_id: str
+    front: FrontEnd
+    back: BackEnd
+
+    # ``model_id, front, back = resolve(name)`` and ``resolve(name)[0]`` as when resolve returned a tuple.
+    def __iter__(self):
+        return iter((self.model_id, self.front, self.back))
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+
 def resolve(name):
-    """(model id, FrontEnd, BackEnd) for an id or alias; UnknownModelError lists close ids."""
+    """The ``ResolvedModel`` (model id, FrontEnd, BackEnd) of an id or alias; UnknownModelError
+    lists close ids."""
     model_id = ALIASES.get(name, name)
     fronts, backs = front_ends(), back_ends()
     for back_name, back in backs.items():
         prefix = back_name + "-"
         if model_id.startswith(prefix) and model_id[len(prefix):] in fronts:
-            return model_id, fronts[model_id[len(prefix):]], back
+            return ResolvedModel(model_id, fronts[model_id[len(prefix):]], back)
     candidates = list_models() + sorted(ALIASES)
     close = difflib.get_close_matches(str(name), candidates, n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""

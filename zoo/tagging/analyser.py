@@ -11,6 +11,7 @@ spectrogram (``zoo.audio.streaming``). Each patch is scored and the per-patch sc
 """
 import numpy as np
 
+from zoo.arguments import positive_int, positive_number
 from zoo.audio.decoding import DEFAULT_RATE
 from zoo.audio.streaming import Patching, stream_patches
 from zoo.models.log_mel_config import LogMelConfig, waveform_to_frames
@@ -25,31 +26,24 @@ __all__ = ["AGGREGATES", "DEFAULT_MODEL", "Analyser", "analyse", "check_embeddin
 DEFAULT_MODEL = "musicnn-vertical-horizontal"
 DEFAULT_WEIGHTS = "mtt"
 AGGREGATES = {"mean": np.mean, "max": np.max}
-# Patches per inference call. Throughput on the ONNX patch model is flat from 8 to 64 (147 clips/s,
-# 2 threads), but smaller calls overlap better with the decoding thread and keep the runtimes'
-# buffers small: zoo-tag on 0.3 h of OGG took 4.0 s and 446 MB peak at 8 against 4.6 s and
-# 1,242 MB at 32 (2-core AMD EPYC, 2026-11-27).
+# Patches per inference call: throughput is flat from 8 to 64, and smaller calls overlap better
+# with the decoding thread and keep the runtimes' buffers small (benchmarks/results/code_choices.md).
 BATCH_SIZE = 8
 _MEL = LogMelConfig(sample_rate=DEFAULT_RATE)  # the pretrained models' input
 DEFAULT_PATCH_SECONDS = 3.0  # musicnn's patch (187 frames), for models that take any length
 
 
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    return value
-
-
 def _hop_frames(hop_seconds, frames):
     if hop_seconds is None:
         return frames
-    return max(1, round(_positive(hop_seconds, "hop_seconds") * _MEL.sample_rate / _MEL.hop_length))
+    hop_seconds = positive_number(hop_seconds, "hop_seconds", unit="seconds")
+    return max(1, round(hop_seconds * _MEL.sample_rate / _MEL.hop_length))
 
 
 def _patching(patch_seconds, hop_seconds):
     # musicnn: frames = librosa.time_to_frames(seconds, n_fft=512, hop=256) + 1, i.e. 187 for 3 s.
     patch_seconds = DEFAULT_PATCH_SECONDS if patch_seconds is None else patch_seconds
-    samples = int(_positive(patch_seconds, "patch_seconds") * _MEL.sample_rate)
+    samples = int(positive_number(patch_seconds, "patch_seconds", unit="seconds") * _MEL.sample_rate)
     frames = (samples - _MEL.n_fft // 2) // _MEL.hop_length + 1
     if frames < 2:
         raise ValueError(f"patch_seconds={patch_seconds!r} is shorter than two log-mel frames")
@@ -80,7 +74,7 @@ def _model_id(model):
     if is_model_path(model):
         return model_file(model).model_id
     model_id = ALIASES.get(model, model)
-    return model_id if model_id in available() else resolve(model)[0]
+    return model_id if model_id in available() else resolve(model).model_id
 
 
 def _check_file_weights(model, weights):
@@ -109,15 +103,15 @@ def pretrained_model(model, weights):
     return _source(model, weights)[:2]
 
 
-def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=None, hop_seconds=None,
-            runtime="keras"):
+def taggram(audio, model=DEFAULT_MODEL, *, weights=DEFAULT_WEIGHTS, sample_rate=None, patch_seconds=None,
+            hop_seconds=None, runtime="keras"):
     """Tag scores per patch: a DataFrame indexed by patch start ``time`` (s), one column per tag.
 
     Arguments as for ``tag``.
     """
     import pandas as pd
 
-    analyser = Analyser(model, weights, top_k=None, embeddings=("taggram",), patch_seconds=patch_seconds,
+    analyser = Analyser(model, weights=weights, top_k=None, embeddings=("taggram",), patch_seconds=patch_seconds,
                         hop_seconds=hop_seconds, runtime=runtime)
     _, arrays = analyser(audio, sample_rate)
     return pd.DataFrame(arrays["taggram"], index=pd.Index(arrays["time"], name="time"), columns=analyser.tag_names)
@@ -126,8 +120,7 @@ def taggram(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_s
 def _check_tag_options(top_k, aggregate):
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    positive_int(top_k, "top_k", or_none=True)
 
 
 def _ranked(scores, tag_names, top_k, aggregate):
@@ -140,7 +133,8 @@ def _ranked(scores, tag_names, top_k, aggregate):
 def tag(
     audio,
     model=DEFAULT_MODEL,
-    weights="mtt",
+    *,
+    weights=DEFAULT_WEIGHTS,
     sample_rate=None,
     top_k=5,
     patch_seconds=None,
@@ -166,11 +160,12 @@ def tag(
             on Keras' backend: TensorFlow, JAX or PyTorch; "tf" is its old name), "onnx" or "tflite"
             (converted once and cached; equal within 1e-5).
     """
-    return analyse(audio, model, weights, sample_rate, top_k, (), aggregate, patch_seconds, hop_seconds, runtime)[0]
+    return analyse(audio, model, weights=weights, sample_rate=sample_rate, top_k=top_k, aggregate=aggregate,
+                   patch_seconds=patch_seconds, hop_seconds=hop_seconds, runtime=runtime)[0]
 
 
-def embeddings(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patch_seconds=None, hop_seconds=None,
-               runtime="keras"):
+def embeddings(audio, model=DEFAULT_MODEL, *, weights=DEFAULT_WEIGHTS, sample_rate=None, patch_seconds=None,
+               hop_seconds=None, runtime="keras"):
     """Intermediate representations per patch, as musicnn's extractor offers them.
 
     musicnn models: ``timbral``, ``temporal`` [patches, frames, filters], ``cnn1``..``cnn3``
@@ -179,7 +174,7 @@ def embeddings(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, patc
     Arguments as for ``tag``.
     """
     names = tuple(embedding_recipes(_model_id(model)))
-    _, arrays = analyse(audio, model, weights, sample_rate, top_k=None, embeddings=names,
+    _, arrays = analyse(audio, model, weights=weights, sample_rate=sample_rate, top_k=None, embeddings=names,
                         patch_seconds=patch_seconds, hop_seconds=hop_seconds, runtime=runtime)
     arrays.pop("time")
     return arrays
@@ -223,7 +218,7 @@ class Analyser:
     patches in one thread and score them in another (what tagging a library does).
     """
 
-    def __init__(self, model=DEFAULT_MODEL, weights="mtt", top_k=5, embeddings=(), aggregate="mean",
+    def __init__(self, model=DEFAULT_MODEL, *, weights=DEFAULT_WEIGHTS, top_k=5, embeddings=(), aggregate="mean",
                  patch_seconds=None, hop_seconds=None, runtime="keras"):
         _check_tag_options(top_k, aggregate)
         self.model_id, self.tag_names, described = _source(model, weights)
@@ -255,7 +250,8 @@ class Analyser:
         outputs = {name: np.concatenate([o[name] for o, _ in scored]) for name in scored[0][0]}
         scores = outputs[SCORES]
         tags = _ranked(scores, self.tag_names, self.top_k, self.aggregate)
-        arrays = {name: combine(*(outputs[layer] for layer in layers)) for name, (layers, combine) in self.recipes.items()}
+        arrays = {name: combine(*(outputs[layer] for layer in layers))
+                  for name, (layers, combine) in self.recipes.items()}
         if "taggram" in self.names:
             arrays["taggram"] = scores
         if arrays:
@@ -266,7 +262,7 @@ class Analyser:
         return self.result([self.score(chunk) for chunk in self.chunks(audio, sample_rate)])
 
 
-def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5, embeddings=(),
+def analyse(audio, model=DEFAULT_MODEL, *, weights=DEFAULT_WEIGHTS, sample_rate=None, top_k=5, embeddings=(),
             aggregate="mean", patch_seconds=None, hop_seconds=None, runtime="keras"):
     """(tags as ``tag`` returns them, {name: array} of the requested ``embeddings``) in one pass.
 
@@ -275,6 +271,7 @@ def analyse(audio, model=DEFAULT_MODEL, weights="mtt", sample_rate=None, top_k=5
     """
     import pandas as pd
 
-    analyser = Analyser(model, weights, top_k, embeddings, aggregate, patch_seconds, hop_seconds, runtime)
+    analyser = Analyser(model, weights=weights, top_k=top_k, embeddings=embeddings, aggregate=aggregate,
+                        patch_seconds=patch_seconds, hop_seconds=hop_seconds, runtime=runtime)
     tags, arrays = analyser(audio, sample_rate)
     return pd.DataFrame(tags), arrays

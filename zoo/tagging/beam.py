@@ -7,7 +7,7 @@ Writes JSON-lines shards ``PREFIX-00000-of-0000N.jsonl`` holding exactly the rec
 ``zoo-tag --format jsonl`` writes, failed files included. Files are matched where the pipeline
 is built (a folder, searched as zoo-tag does, or a glob) and must be readable by every worker at
 the same path (a shared filesystem). Each worker loads the model once through our ModelHandler
-(Beam's TensorFlow handler loads with tf.keras, which rejects Keras 3 models; DESIGN.md) and
+(Beam's TensorFlow handler loads with tf.keras, which rejects Keras 3 models) and
 tags each file with ``zoo.tagging.Analyser``, the path zoo-tag uses.
 """
 import argparse
@@ -81,8 +81,8 @@ def build_pipeline(pipeline, files, output, *, model, weights, top_k, runtime):
 
 
 def _arguments(argv):
-    from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES
     from zoo.tagging.analyser import DEFAULT_MODEL
+    from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES
 
     parser = argparse.ArgumentParser(prog="python -m zoo.beam", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="a folder (searched recursively) or a glob")
@@ -106,7 +106,8 @@ def main(argv=None):
     try:
         from zoo.tagging.analyser import Analyser
 
-        Analyser(args.model, args.weights, top_k=args.top_k, runtime=args.runtime)  # names checked, converted once
+        # names checked, converted once
+        Analyser(args.model, weights=args.weights, top_k=args.top_k, runtime=args.runtime)
     except (ValueError, KeyError) as error:
         print(f"zoo.beam: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zoo.audio.decoding import AudioError, soundfile_path
-from zoo.files import atomic_path
 from zoo.audio.streaming import PatchChunk
+from zoo.files import atomic_path
 
 __all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "error_record", "find_audio",
            "tag_library", "tags_record"]
@@ -217,7 +217,7 @@ def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), emb
     """
     from zoo.tagging.analyser import Analyser
 
-    analyser = Analyser(model, weights, top_k=top_k, embeddings=embeddings, runtime=runtime)
+    analyser = Analyser(model, weights=weights, top_k=top_k, embeddings=embeddings, runtime=runtime)
     summary, start = LibrarySummary(), time.perf_counter()
     todo = []
     for file, root in files:

@@ -7,8 +7,8 @@ Only the names live at module level; building a network imports TensorFlow.
 import functools
 from dataclasses import dataclass
 
-__all__ = ["FilePatchModel", "PatchModel", "SCORES", "analysis_network", "embedding_layers", "embedding_recipes", "inference_network",
-           "tagger"]
+__all__ = ["FilePatchModel", "PatchModel", "SCORES", "analysis_network", "embedding_layers", "embedding_recipes",
+           "inference_network", "tagger"]
 
 SCORES = "scores"  # the output holding the tag scores
 
@@ -91,7 +91,7 @@ class PatchModel:
     def input_kind(self):
         from zoo.models.registry import resolve
 
-        return resolve(self.model_id)[1].input_kind
+        return resolve(self.model_id).front.input_kind
 
     def build(self):
         from zoo.audio.decoding import DEFAULT_RATE

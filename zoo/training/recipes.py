@@ -1,6 +1,6 @@
 """Training recipes of the field, as data: ``RECIPES[name]`` is a ``Recipe``.
 
-Sources (../shared/DESIGN.md, "Training recipes and evaluation protocol of the field"):
+Sources (compared in docs/training.md, "Recipes"):
 - ``musicnn``: jordipons/musicnn-training (train.py, config_file.py).
 - ``won2020``: Won et al. 2020, minzwon/sota-music-tagging-models (solver.py).
 - ``default``: a short run for comparisons on small sets (the benchmark's).
@@ -11,6 +11,8 @@ cross-entropy and evaluates on non-overlapping crops averaged per clip.
 import dataclasses
 from dataclasses import dataclass
 from typing import Optional
+
+from zoo.arguments import positive_int, positive_number
 
 __all__ = ["Phase", "Recipe", "RECIPES", "resolve_recipe"]
 
@@ -110,9 +112,7 @@ def resolve_recipe(name, **overrides):
     if unknown:
         raise ValueError(f"recipes have no field(s) {', '.join(unknown)}; fields: {', '.join(sorted(fields))}")
     recipe = dataclasses.replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
-    for field in ("epochs", "batch_size"):
-        if int(getattr(recipe, field)) < 1:
-            raise ValueError(f"{field} must be a positive integer, got {getattr(recipe, field)!r}")
-    if recipe.input_seconds <= 0:
-        raise ValueError(f"input_seconds must be positive, got {recipe.input_seconds!r}")
+    positive_int(recipe.epochs, "epochs")
+    positive_int(recipe.batch_size, "batch_size")
+    positive_number(recipe.input_seconds, "input_seconds", unit="seconds")
     return recipe

@@ -17,14 +17,16 @@ checkpoint current, so a resumed run never trains an epoch twice.
 import json
 import os
 import shutil
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from zoo.files import atomic_path, write_csv_atomically
 from zoo.models.model_files import MODEL_FILE, RUN_SETTINGS
+from zoo.weights import load_weights_file
 
-__all__ = ["RunDirectory", "SettingsMismatchError"]
+__all__ = ["Checkpoint", "RunDirectory", "SettingsMismatchError"]
 
 WEIGHTS, BEST_WEIGHTS, OPTIMIZER, STATE = "weights.weights.h5", "best.weights.h5", "optimizer.npz", "state.json"
 
@@ -42,6 +44,15 @@ def _write_json(path, value):
 def _read_json(path):
     with open(path) as handle:
         return json.load(handle)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint folder holds besides the model's weights."""
+
+    state: dict  # the training loop's state, as the trainer saved it
+    best_weights: list  # arrays of the best weights so far by validation loss, or None
+    optimizer_values: list  # the optimizer's variables' values, in order
 
 
 class RunDirectory:
@@ -121,11 +132,11 @@ class RunDirectory:
 
     @staticmethod
     def load_checkpoint(folder, model):
-        """(state, best weights, optimizer variable values) after filling ``model``'s weights."""
-        model.load_weights(os.path.join(folder, WEIGHTS))
-        state = _read_json(os.path.join(folder, STATE))
-        return state, _load_weight_list(os.path.join(folder, BEST_WEIGHTS + ".npz")), \
-            _load_weight_list(os.path.join(folder, OPTIMIZER))
+        """The ``Checkpoint`` in ``folder``, after filling ``model``'s weights from it."""
+        load_weights_file(model, os.path.join(folder, WEIGHTS))
+        return Checkpoint(state=_read_json(os.path.join(folder, STATE)),
+                          best_weights=_load_weight_list(os.path.join(folder, BEST_WEIGHTS + ".npz")),
+                          optimizer_values=_load_weight_list(os.path.join(folder, OPTIMIZER)))
 
     # --- outputs ---------------------------------------------------------------------------
     def write_history(self, rows):

@@ -3,8 +3,8 @@ every Keras backend.
 
 One custom loop serves every backend and strategy; the step itself is the backend's
 (``zoo.training.backend_steps.TRAIN_STEPS``): on TensorFlow it runs under ``strategy.run`` of any
-tf.distribute strategy (Keras 3 ``fit`` fails under MultiWorkerMirroredStrategy, DESIGN.md
-"Measured on these machines"), on JAX as one jitted stateless function, on PyTorch through
+tf.distribute strategy (Keras 3 ``fit`` fails under MultiWorkerMirroredStrategy; docs/training.md,
+"Distributed training"), on JAX as one jitted stateless function, on PyTorch through
 autograd. The evaluation (``zoo.training.evaluation``) runs on each worker's own copy of the
 weights, so every worker takes the same decisions (learning rate, early stop, best).
 """
@@ -204,7 +204,7 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
     Returns a ``TrainingResult``. Rerunning a finished ``out_dir`` trains nothing.
     """
     recipe = resolve_recipe(recipe, epochs=epochs, batch_size=batch_size, input_seconds=input_seconds)
-    model_id = registry.resolve(model)[0]
+    model_id = registry.resolve(model).model_id
     if freeze not in FREEZE_MODES:
         raise ValueError(f"unknown freeze mode {freeze!r}; known: frontend, backbone, none")
     if weights is not None:
@@ -320,10 +320,10 @@ class _Trainer:
         folder = self.run.latest_checkpoint()
         if folder is None:
             return _LoopState(), None, None
-        state, best_weights, optimizer_values = RunDirectory.load_checkpoint(folder, model)
-        state = _LoopState(state)
+        checkpoint = RunDirectory.load_checkpoint(folder, model)
+        state = _LoopState(checkpoint.state)
         self.run.write_history(state.history)  # drop rows of an epoch that was cut short
-        return state, best_weights, optimizer_values
+        return state, checkpoint.best_weights, checkpoint.optimizer_values
 
     def _enter_phase(self, model, index, phase, state, best_weights, optimizer_values):
         if index != state.phase or state.learning_rate is None:
