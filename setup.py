@@ -1,7 +1,7 @@
 from setuptools import find_packages, setup
 
-# The measured working set (DEVELOPERS.md, 2026-11-25): tensorflow-io 0.37.1 does not load
-# with TF 2.20, kapre 0.4.1 needs TF < 2.21 and keras < 3.14. Keep these pinned together.
+# Versions that install and load together (docs/architecture.md): tensorflow-io 0.37.1 does not
+# load with TF 2.20, kapre 0.4.1 needs TF < 2.21 and keras < 3.14. Keep these pinned together.
 PINNED = [
     "tensorflow==2.17.1",
     "keras==3.13.2",
@@ -15,9 +15,9 @@ BEAM_EXTRAS = ["apache-beam==2.77.0"]
 # zoo-tag's default runtime is ONNX Runtime (zoo.tagging.runtimes): tf2onnx converts once, then tagging
 # runs without TensorFlow. onnx < 1.18: later releases need ml_dtypes >= 0.5, which TF 2.17 rules out.
 ONNX = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
-# Keras' other backends (README "Backends"). jax 0.5.3 is the newest that resolves with the pins
+# Keras' other backends (docs/backends.md). jax 0.5.3 is the newest that resolves with the pins
 # (ml_dtypes 0.4 for TF 2.17, numpy 1.26): its CPU jaxlib comes with it. torch 2.13.0: pip takes
-# the CPU build where one lies on disk (our machines); PyPI's brings CUDA wheels (~2.5 GB).
+# a CPU build where one lies on disk (a local wheel or index); PyPI's brings CUDA wheels (~2.5 GB).
 JAX = ["jax==0.5.3"]
 TORCH = ["torch==2.13.0"]
 
@@ -46,7 +46,7 @@ setup(
         "beam": BEAM_EXTRAS,
         "jax": JAX,
         "torch": TORCH,
-        "test": ["pytest"] + BEAM_EXTRAS + JAX + TORCH,  # CI tests all three backends
+        "test": ["pytest", "ruff==0.17.6"] + BEAM_EXTRAS + JAX + TORCH,  # CI tests all three backends
     },
     entry_points={
         "console_scripts": [

@@ -94,8 +94,8 @@ def peak_rss_mb(pid="self"):
     """Peak resident set size (MB) of this process, or of process ``pid``, so far.
 
     Read from /proc's VmHWM, which starts afresh at exec. getrusage's ru_maxrss does not on
-    Linux: a child inherits its parent's high-water mark, so a 2 MB /bin/true spawned by a
-    300 MB Python process reports 313 MB (measured 2026-11-27). ru_maxrss is the fallback
+    Linux: a child inherits its parent's high-water mark (benchmarks/results/code_choices.md).
+    ru_maxrss is the fallback
     where there is no /proc.
     """
     try:
@@ -202,7 +202,7 @@ def device_name():
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as info:
-            model = next(l.split(":", 1)[1].strip() for l in info if l.startswith("model name"))
+            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return f"CPU {model} x{os.cpu_count()} ({platform.machine()})"

@@ -42,9 +42,8 @@ PRESETS = {
         clips=(24, 8, 16), epochs=1, batch_size=8, scaling_seconds=(10,), latency_repeats=5, anchor=False,
     ),
     # The seed review's five findings with verdicts: the 7 front-ends they compare, 3 seeds each,
-    # in no more time than the one-seed "sweep" (both timed in one session, README): 4 epochs of
-    # 320 clips instead of 8 of 400 are what buys the seeds on 2 cores (4 of 400 took 3.6% longer
-    # than "sweep", 2026-12-03).
+    # in no more time than the one-seed "sweep": 4 epochs of 320 clips instead of 8 of 400 are what
+    # buys the seeds on 2 cores (timings in benchmarks/results/findings.md, "default" preset).
     "default": Preset(
         models=_front_end_models(),
         clips=(320, 80, 160), epochs=4, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,
@@ -56,14 +55,15 @@ PRESETS = {
         clips=(400, 80, 160), epochs=8, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=False,
     ),
     # The seed review's front-end findings with error bars: the 7 front-ends on musicnn's back-end,
-    # 3 seeds, more data and epochs than "default"; sized for about 100 minutes on 2 cores.
+    # 3 seeds, more data and epochs than "default"; 67 minutes on 2 cores
+    # (benchmarks/results/paper/results.md).
     "paper": Preset(
         models=_front_end_models(),
         clips=(480, 80, 160), epochs=10, batch_size=16, scaling_seconds=(30,), latency_repeats=10,
         anchor=False, seeds=3,
     ),
-    # The default preset until 2026-12-03: every front-end on musicnn's back-end and every back-end
-    # on the vertical front-end, one seed (no verdicts); kept to compare against the new default.
+    # Every front-end on musicnn's back-end and every back-end on the vertical front-end, one seed
+    # (no verdicts): the broad look, and the time budget "default" is sized against.
     "sweep": Preset(
         models=_sweep_models(),
         clips=(400, 80, 160), epochs=8, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,

@@ -12,7 +12,8 @@ REQUIRED_COLUMNS = [
     "peak_memory_mb", "est_train_vram_mb", "device",
 ]
 _MARKDOWN_COLUMNS = [
-    ("model", "model", "{}"), ("seed", "seed", "{:.0f}"), ("params", "params", "{:,.0f}"), ("mflops_per_clip", "MFLOPs/clip", "{:,.0f}"),
+    ("model", "model", "{}"), ("seed", "seed", "{:.0f}"), ("params", "params", "{:,.0f}"),
+    ("mflops_per_clip", "MFLOPs/clip", "{:,.0f}"),
     ("roc_auc", "ROC-AUC", "{:.3f}"), ("pr_auc", "PR-AUC", "{:.3f}"),
     ("roc_auc_timbre", "ROC timbre", "{:.3f}"), ("roc_auc_temporal", "ROC temporal", "{:.3f}"),
     ("latency_ms_p50", "p50 ms", "{:.1f}"), ("latency_ms_p95", "p95 ms", "{:.1f}"),
@@ -118,7 +119,8 @@ def _write_markdown(table, summary, findings, title, notes, path):
     lines = [f"# {title}", ""]
     devices = ", ".join(sorted(table["device"].dropna().astype(str).unique()))
     backends = ", ".join(sorted(table["backend"].dropna().astype(str).unique())) if "backend" in table else ""
-    lines += [f"Device: {devices}" + (f"; Keras backend: {backends}" if backends else ""), ""] + [f"- {n}" for n in notes] + [""]
+    lines += ([f"Device: {devices}" + (f"; Keras backend: {backends}" if backends else ""), ""]
+              + [f"- {n}" for n in notes] + [""])
     lines += _summary_lines(summary) + _findings_lines(findings)
     lines += ["## Every run", ""]
     lines.append("| " + " | ".join(h for _, h, _ in columns) + " |")

@@ -16,8 +16,8 @@ from scipy import stats
 __all__ = ["FINDINGS", "Finding", "EQUIVALENCE_MARGIN", "ci95_half_width", "summarise_seeds", "judge_findings"]
 
 CONFIDENCE = 0.95
-# ROC-AUC differences below this count as "matching": the run-to-run spread of one model on the GM
-# set at 400 clips (README, default preset: "differences below ~0.02 are within noise").
+# ROC-AUC differences below this count as "matching": about one model's seed-to-seed spread on the
+# GM set (standard deviations up to 0.018 over 3 seeds in benchmarks/results/{paper,default}/results.csv).
 EQUIVALENCE_MARGIN = 0.02
 # The memory finding's quantity: training memory at 30 s less at 3 s, measured where it can be.
 TRAIN_MEMORY_GROWTH = "train_memory_growth_mb"
@@ -66,7 +66,7 @@ def _m(front_end):
     return f"musicnn-{front_end}"
 
 
-# The seed review's findings that models of the grid can test (read ../shared/seed-review.txt).
+# The findings of J. Pons' review that models of the grid can test (docs/benchmark.md, "Findings").
 FINDINGS = (
     Finding("waveforms: sample-level beats frame-level many-shapes", (_m("sample-level"),), (_m("frame-many"),),
             "roc_auc", "better"),

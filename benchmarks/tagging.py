@@ -99,7 +99,8 @@ def _timed(command, poll_seconds=0.02):
 def _zoo_tag(target, runtime, output):
     if os.path.exists(output):
         os.remove(output)
-    return [sys.executable, "-m", "zoo.tagging.cli", target, "--format", "jsonl", "--output", output, "--runtime", runtime]
+    return [sys.executable, "-m", "zoo.tagging.cli", target, "--format", "jsonl", "--output", output,
+            "--runtime", runtime]
 
 
 def _speed(folder, files, audio_seconds, scratch):

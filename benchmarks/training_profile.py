@@ -87,7 +87,8 @@ def _layer_costs(layer, batch):
 
 def _optimizer_seconds(model):
     """Adam's update of every trainable weight alone (zero gradients), compiled as in the trainer's
-    step (called eagerly, one op at a time, it took 10x longer: 0.053 against 0.004 s, sample-level)."""
+    step: called eagerly, one op at a time, it takes about 10x longer
+    (benchmarks/results/training_speed/history.md)."""
     import numpy as np
     import tensorflow as tf
 
@@ -113,7 +114,7 @@ def profile_model(model_id):
             continue
         costs = _layer_costs(layer, batch)
         rows.append({"layer": layer.name, "kind": _kind(layer), **costs})
-    log_mel = model.get_layer("logmel") if any(l.name == "logmel" for l in model.layers) else None
+    log_mel = model.get_layer("logmel") if any(each.name == "logmel" for each in model.layers) else None
     stage = None
     if log_mel is not None:
         import tensorflow as tf

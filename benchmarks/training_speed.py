@@ -120,8 +120,10 @@ def _markdown(records, rows, matmul_gflops, device):
                   "3 x forward bound per step | pure step's share |", "|---|---|---|---|---|---|"]
     for record in records:
         step_bound = 3 * record["forward_gflops_per_clip"] * FLAGS.batch_size / matmul_gflops
-        lines.append(f"| {record['model']} | {record['forward_gflops_per_clip']:.2f} | {record['pure_step_seconds']:.2f} s | "
-                     f"{record['steps_per_epoch']} | {step_bound:.2f} s | {100 * step_bound / record['pure_step_seconds']:.0f}% |")
+        lines.append(f"| {record['model']} | {record['forward_gflops_per_clip']:.2f} | "
+                     f"{record['pure_step_seconds']:.2f} s | "
+                     f"{record['steps_per_epoch']} | {step_bound:.2f} s | "
+                     f"{100 * step_bound / record['pure_step_seconds']:.0f}% |")
     return "\n".join(lines) + "\n"
 
 

@@ -143,7 +143,7 @@ def test_a_train_step_computes_what_tensorflow_computes(checked):
 def test_tall_one_column_kernels_on_jax_as_toeplitz_products_equal_keras_conv(checked):
     """On JAX (on a CPU), the Toeplitz forward and autodiff's gradients through it against keras'
     Conv2D, same weights; sums of up to 128 products, in float32. PyTorch keeps keras' Conv2D."""
-    from zoo.models.fast_conv import TOEPLITZ_FORWARD_BACKENDS
+    from zoo.kernels.single_channel_conv import TOEPLITZ_FORWARD_BACKENDS
 
     backend, result = _result(checked, "check_toeplitz_convolution")
     taken = backend in TOEPLITZ_FORWARD_BACKENDS
@@ -214,8 +214,8 @@ DATA_PARALLEL = """
 import sys, numpy as np, zoo
 runs = {}
 for strategy in ("default", "data_parallel"):
-    result = zoo.train("maxpool-frame-single", "manifest:" + sys.argv[1], out_dir=sys.argv[2] + "/" + strategy, epochs=1,
-                       batch_size=4, input_seconds=1, strategy=strategy, verbose=False)
+    result = zoo.train("maxpool-frame-single", "manifest:" + sys.argv[1], out_dir=sys.argv[2] + "/" + strategy,
+                       epochs=1, batch_size=4, input_seconds=1, strategy=strategy, verbose=False)
     runs[strategy] = (result.history[0]["loss"], result.model.get_weights())
 (loss_one, weights_one), (loss_two, weights_two) = runs["default"], runs["data_parallel"]
 print(abs(loss_one - loss_two), max(float(np.abs(a - b).max()) for a, b in zip(weights_one, weights_two)))

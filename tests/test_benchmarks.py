@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from benchmarks import measure
-from zoo.training.metrics import per_tag_scores, summarise
 from benchmarks.results import REQUIRED_COLUMNS
+from zoo.training.metrics import per_tag_scores, summarise
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -175,7 +175,8 @@ def test_verdicts_come_from_the_paired_interval(differences, verdict):
     assert row.mean_difference == pytest.approx(np.mean(differences))
     if len(differences) > 1:
         half = ci95_half_width(differences)
-        assert (row.ci95_low, row.ci95_high) == pytest.approx((np.mean(differences) - half, np.mean(differences) + half))
+        assert (row.ci95_low, row.ci95_high) == pytest.approx((np.mean(differences) - half,
+                                                               np.mean(differences) + half))
 
 
 def test_ci95_is_the_t_interval():

@@ -17,8 +17,8 @@ from tensorflow_serving.config import model_server_config_pb2
 import export
 from export import opcheck, saved_model, server_config, warmup
 from export.errors import ExportError
-from zoo.models.registry import LOG_MEL, WAVEFORM
 from zoo.audio.streaming import stream_patches
+from zoo.models.registry import LOG_MEL, WAVEFORM
 from zoo.tagging.analyser import _patching
 
 WAVEFORM_ID = "maxpool-frame-single"
@@ -26,7 +26,7 @@ SPECTROGRAM_ID = "musicnn-vertical-horizontal"
 FIXED_ID = "dense-frame-single"
 TAGS = [f"tag{i:02d}" for i in range(50)]
 TOP_K = 5
-ZOO_TAG_TOLERANCE = 1e-4  # the bound for "the same answer as zoo.tag"
+ZOO_TAG_TOLERANCE = 1e-4  # the bound for "the same answer as zoo.tag" (docs/serving.md)
 
 
 def _noise(batch, samples, seed=0):

@@ -5,12 +5,11 @@ import tensorflow as tf
 from test_export import ZOO_TAG_TOLERANCE, zoo_patch_means
 
 import zoo
-
 from export.errors import ConversionError
-from zoo.conversion.real_valued_stft import real_valued_twin
 from export.saved_model import build_servable_model, export_saved_model
 from export.to_onnx import convert_to_onnx, export_onnx, onnx_predict
 from export.to_tflite import convert_to_tflite, export_tflite, tflite_predict
+from zoo.conversion.real_valued_stft import real_valued_twin
 
 WAVEFORM_ID = "maxpool-frame-single"
 SPECTROGRAM_ID = "musicnn-vertical-horizontal"

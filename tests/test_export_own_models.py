@@ -1,4 +1,4 @@
-"""Serving a model of one's own (issue 15, first part): a zoo-train run folder exported with the
+"""Serving a model of one's own: a zoo-train run folder exported with the
 export CLI as a SavedModel with its own tag names, plus TFLite and ONNX, answering what zoo.tag
 answers for it."""
 import sys
@@ -45,7 +45,8 @@ def test_a_run_folder_is_served_with_its_tag_names_and_zoo_tags_scores(run_folde
     expected = zoo.tag(clip, model=run_folder, top_k=None)
     expected = dict(zip(expected.tag, expected.score))
     served = tf.saved_model.load(str(version))
-    names = [n.decode() for n in served.signatures["tag_names"](waveform=tf.constant(clip[None]))["tag_names"][0].numpy()]
+    names = [n.decode()
+             for n in served.signatures["tag_names"](waveform=tf.constant(clip[None]))["tag_names"][0].numpy()]
     assert names == sorted(TAGS)
     scores = served.signatures["serving_default"](waveform=tf.constant(clip[None]))["scores"].numpy()[0]
     wanted = np.array([expected[name] for name in names])
@@ -77,7 +78,8 @@ def test_every_entry_point_takes_the_run_folder_and_its_keras_file(run_folder, t
         soundfile.write(library / f"clip{index}.wav", _clip(2.5 + index), SR)
     assert zoo.tag_names(zoo.load(model)) == sorted(TAGS)
     assert list(zoo.taggram(_clip(), model=model).columns) == sorted(TAGS)
-    assert zoo_tag([str(library), "--model", str(model), "--format", "jsonl", "--output", str(tmp_path / "t.jsonl")]) == 0
+    assert zoo_tag([str(library), "--model", str(model), "--format", "jsonl",
+                    "--output", str(tmp_path / "t.jsonl")]) == 0
     tagged = {r["file"]: r for r in map(json.loads, (tmp_path / "t.jsonl").read_text().splitlines())}
     assert beam_main([f"--input={library}", f"--output={tmp_path / 'beam' / 'tags'}", f"--model={model}",
                       "--runner=DirectRunner"]) == 0

@@ -20,8 +20,8 @@ SR = 16000
 
 def _tone(seconds, frequency, rate=SR):
     t = np.arange(int(seconds * rate)) / rate
-    return (0.3 * np.sin(2 * np.pi * frequency * t) + 0.05 * np.random.default_rng(int(frequency)).standard_normal(len(t))
-            ).astype(np.float32)
+    return (0.3 * np.sin(2 * np.pi * frequency * t)
+            + 0.05 * np.random.default_rng(int(frequency)).standard_normal(len(t))).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,8 @@ def test_beam_on_the_direct_runner_writes_zoo_tags_records(library, tmp_path, ca
     pytest.importorskip("apache_beam")
     from zoo.tagging.beam import main as beam_main
 
-    assert beam_main(["--input", str(library), "--output", str(tmp_path / "beam" / "tags"), "--runner=DirectRunner"]) == 0
+    assert beam_main(["--input", str(library), "--output", str(tmp_path / "beam" / "tags"),
+                      "--runner=DirectRunner"]) == 0
     shards = sorted((tmp_path / "beam").glob("tags-*.jsonl"))
     assert shards
     beam_records = sorted((json.loads(line) for shard in shards for line in shard.read_text().splitlines()),

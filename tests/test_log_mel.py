@@ -3,8 +3,8 @@ import keras
 import numpy as np
 from kapre.backend import filterbank_mel
 
-from zoo.models.input_stage import log_mel
 from zoo.audio.log_mel import log_mel_frames
+from zoo.models.input_stage import log_mel
 from zoo.models.log_mel_config import LogMelConfig, mel_filterbank
 
 

@@ -10,7 +10,7 @@ import pytest
 from tolerances import CROSS_CPU_SCORES
 
 import zoo
-from zoo.models.model_files import ModelFileError, model_file
+from zoo.models.model_files import ModelFileError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "saved_models"
 

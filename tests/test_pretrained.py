@@ -19,12 +19,12 @@ import pytest
 import soundfile
 
 import zoo
-from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
 from pretrained import UnknownWeightsError
 from pretrained import musicnn as ported
 from pretrained.reference import ReferenceGraph, batch_norm_epsilons, batch_norm_inputs
 from pretrained.source import PretrainedSourceError, checkpoint_dir, musicnn_wheel
 from pretrained.tags import MSD_TAGS, MTT_TAGS
+from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
 from zoo.models.input_stage import frames_to_samples, waveform_to_frames
 from zoo.tagging import taggram
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tolerances import CROSS_CPU_SCORES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "saved_models"
@@ -50,14 +49,15 @@ def test_files_saved_by_the_last_release_load_and_predict_the_same(imports):
         assert result["difference"] <= CROSS_CPU_SCORES, result
 
 
-# Every Keras class name the zoo registered before its modules moved, with the module that
-# registers it now (the `package>Class` names are what `.keras` configs refer to).
+# Every Keras class name the zoo registers, with the module that registers it: the
+# `package>Class` names are what saved `.keras` configs refer to, so none may change or go.
 REGISTERED = {
     "zoo.models.layers": ["zoo>ReflectPad1D", "zoo>ComplexPower", "zoo>Log10Compression", "zoo>TemporalMaxMeanPooling",
                           "zoo>AttentionPooling1D", "zoo>TaggedSigmoid", "zoo>MinimumLength"],
-    "zoo.models.fast_conv": ["zoo>SingleChannelConv2D"],
-    "zoo.models.fused_batch_norm": ["zoo>BatchNormalization"],  # new in this release
-    "zoo.models.portable_log_mel": ["zoo>FramedStft", "zoo>MelFilterbank"],  # new in this release
+    "zoo.kernels.single_channel_conv": ["zoo>SingleChannelConv2D", "zoo>Conv2D"],
+    "zoo.kernels.batch_norm": ["zoo>BatchNormalization"],
+    "zoo.kernels.frequency_max": ["zoo>FrequencyMaxPooling2D"],
+    "zoo.models.portable_log_mel": ["zoo>FramedStft", "zoo>MelFilterbank"],
     "zoo.tagging.inference_graph": ["zoo>PooledAffine", "zoo>NormalisedAfterPooling"],
     "zoo.conversion.real_valued_stft": ["export>WindowedDftPower"],
     "export.patching": ["export>PadToLength", "export>Patches", "export>MeanOverPatches"],

@@ -3,14 +3,14 @@ import keras
 import numpy as np
 import pytest
 import soundfile
-
 from test_tagging import write_song
+
 from zoo.audio import load_audio
+from zoo.audio.streaming import MEL, stream_patches
 from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
 from zoo.models.input_stage import log_mel
-from zoo.audio.streaming import MEL, stream_patches
-from zoo.tagging.analyser import _patching
 from zoo.tagging import embeddings, taggram
+from zoo.tagging.analyser import _patching
 from zoo.tagging.network import PatchModel, tagger
 
 

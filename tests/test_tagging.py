@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
+import zoo.weights
 from pretrained.tags import MSD_TAGS, MTT_TAGS
-from zoo.tagging.cli import main
+from zoo.datasets.fluidsynth import SoundfontNotFoundError, render_midi
 from zoo.models.registry import UnknownModelError
 from zoo.tagging import embeddings, tag, taggram
-import zoo.weights
+from zoo.tagging.cli import main
 from zoo.weights import UnknownWeightsError, WeightsEntry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +169,8 @@ def test_cli_bad_file_is_one_line_and_an_error_record(tmp_path):
     error, summary = result.stderr.splitlines()
     assert error == f"zoo-tag: error: No such audio file: {tmp_path / 'missing.wav'}"
     assert summary.startswith("zoo-tag: tagged 0, failed 1")
-    assert result.stdout.splitlines() == [str(tmp_path / "missing.wav"), f"  error: No such audio file: {tmp_path / 'missing.wav'}"]
+    assert result.stdout.splitlines() == [str(tmp_path / "missing.wav"),
+                                          f"  error: No such audio file: {tmp_path / 'missing.wav'}"]
 
 
 def test_cli_formats(song, capsys):

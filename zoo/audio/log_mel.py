@@ -2,8 +2,8 @@
 
 The models compute the same log-mel in their graph (``zoo.models.input_stage``, kapre layers);
 tagging computes it here, so that a tagging process whose runtime needs no TensorFlow never
-imports it (importing TensorFlow took 3.6 s of a 9 s run in benchmarks.tagging, 2-core AMD
-EPYC, 2026-11-27). The two agree within 5e-6 (tested).
+imports it: the import alone costs a large share of a short tagging run
+(benchmarks/results/code_choices.md). The two agree within 5e-6 (tested).
 """
 import functools
 

@@ -25,8 +25,8 @@ def read_crop(path, clip_samples, random_crop, seed):
     """``clip_samples`` of the file, decoding only those: a random or the centre window.
 
     libsndfile seeks in wav, flac, ogg and mp3, so a 3 s crop of a 10 s FLAC costs a third of
-    its decode (1.4 ms for the whole clip here, against 10.1 ms with tensorflow-io's decode_flac,
-    which on 2 cores did not hide behind a musicnn-vertical training step).
+    its decode, and libsndfile decodes fast enough to hide behind a training step where
+    tensorflow-io did not (benchmarks/results/input_pipeline.md).
     """
     with sf.SoundFile(_path(path)) as audio:
         room = max(0, audio.frames - clip_samples)

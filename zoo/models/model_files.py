@@ -65,7 +65,8 @@ def _read_run_settings(folder):
         with open(os.path.join(folder, RUN_SETTINGS)) as handle:
             return json.load(handle)
     except (OSError, ValueError) as error:
-        raise ModelFileError(f"{folder} is a zoo-train run folder whose {RUN_SETTINGS} cannot be read: {error}") from None
+        raise ModelFileError(f"{folder} is a zoo-train run folder whose {RUN_SETTINGS} cannot be read: "
+                             f"{error}") from None
 
 
 def _run_folder_model(folder):

@@ -11,8 +11,8 @@ block convolves with the kernel and bias times s, max-pools, and applies ReLU an
 map to the pooled map only: the batch norm and ReLU no longer run on the full
 [time, frequency, filters] map, 59 times larger than the pooled one for musicnn's 7x38 filters.
 Both sides are monotone in float arithmetic too, so the outputs match to float rounding
-(tested). Profiled with ONNX Runtime on one core (2-core AMD EPYC, 2026-11-27, batch 32):
-the batch norm on the full timbral maps took 145 ms of a 740 ms batch.
+(tested). In ONNX Runtime the batch norm on the full timbral maps was a fifth of musicnn's
+inference time (benchmarks/results/code_choices.md).
 """
 import keras
 import numpy as np
@@ -22,9 +22,8 @@ __all__ = ["CHANNEL_BLOCK", "NormalisedAfterPooling", "PooledAffine", "pool_befo
 
 # ONNX Runtime computes convolutions in blocks of 16 channels (8 with AVX2) and max-pools in that
 # layout only when the channel count is a multiple of the block; otherwise it first converts the
-# whole convolution output back (81 ms of a 640 ms batch for musicnn's 7x38 branch, one core,
-# 2-core AMD EPYC, 2026-11-27). So the rewritten convolutions get zero filters up to a multiple
-# of 16, cut off after the pool.
+# whole convolution output back, a costly copy (benchmarks/results/code_choices.md). So the
+# rewritten convolutions get zero filters up to a multiple of 16, cut off after the pool.
 CHANNEL_BLOCK = 16
 
 

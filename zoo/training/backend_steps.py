@@ -5,7 +5,7 @@ computes gradients and applies them, and how batches reach it:
 
 - TensorFlow: a GradientTape step under ``strategy.run`` inside a ``tf.function`` that pulls its
   batch from a distributed tf.data iterator (tf.distribute's custom loop: Keras 3's ``fit`` fails
-  under MultiWorkerMirroredStrategy, DESIGN.md).
+  under MultiWorkerMirroredStrategy; docs/training.md, "Distributed training").
 - JAX: ``model.stateless_call`` under ``jax.value_and_grad`` and ``optimizer.stateless_apply``,
   jitted once; the weights live as arrays between steps and go back into the Keras variables at
   the end of each epoch's steps (as Keras' own JAX trainer does), with DataParallel sharding
