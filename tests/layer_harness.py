@@ -46,7 +46,7 @@ class Example:
 _CONV1D = {"filters": 2, "kernel_size": 2, "strides": 3, "padding": "same", "use_bias": True}
 
 EXAMPLES = {
-    # zoo.models.layers
+    # zoo.models: input_stage, pooling, head, length_guard
     "zoo>ReflectPad1D": Example({"pad": 3}, ((2, 10),)),
     "zoo>ComplexPower": Example({}, ((2, 3, 5, 1, 2),)),  # FramedStft's (re, im) pairs; kapre's complex: TF only
     "zoo>Log10Compression": Example({"scale": 100.0}, ((2, 6),)),
@@ -54,8 +54,8 @@ EXAMPLES = {
     "zoo>AttentionPooling1D": Example({"units": 4}, ((2, 5, 3),)),
     "zoo>TaggedSigmoid": Example({"tag_names": ["rock", "piano", "slow"]}, ((2, 3),)),
     "zoo>MinimumLength": Example({"min_samples": 8, "sample_rate": 16000, "model_name": "tiny"}, ((2, 16),)),
-    "zoo>FrequencyMaxPooling2D": Example({"pool_size": (1, 4)}, ((2, 3, 4, 2),)),
     # the CPU speed kernels (zoo.kernels): one-channel input and a tall one-column kernel take their routes
+    "zoo>FrequencyMaxPooling2D": Example({"pool_size": (1, 4)}, ((2, 3, 4, 2),)),
     "zoo>Conv2D": Example({"filters": 3, "kernel_size": (4, 1), "padding": "same"}, ((2, 7, 5, 1),)),
     "zoo>SingleChannelConv2D": Example({"filters": 3, "kernel_size": (4, 1), "padding": "same"}, ((2, 7, 5, 1),)),
     "zoo>BatchNormalization": Example({"epsilon": 1e-3}, ((2, 5, 3),)),

@@ -1,9 +1,8 @@
 """`.keras` files saved by an earlier release keep loading and predict the same.
 
-tests/fixtures/saved_models/ holds files written with the code from before zoo's modules moved
-into packages (their configs name modules such as ``zoo.models.layers`` and ``zoo.models.fast_conv``, which
-no longer exist): a zoo-train fine-tuned musicnn with its tag names, a maxpool-vertical and a
-length-agnostic waveform-front-end model, with the outputs that code computed
+tests/fixtures/saved_models/ holds files written by earlier code (their configs name modules such as
+``zoo.layers``, which no longer exist): a zoo-train fine-tuned musicnn with its tag names, a
+maxpool-vertical and a length-agnostic waveform-front-end model, with the outputs that code computed
 (tests/fixtures/saved_models/make.py wrote them).
 """
 import json
@@ -52,8 +51,10 @@ def test_files_saved_by_the_last_release_load_and_predict_the_same(imports):
 # Every Keras class name the zoo registers, with the module that registers it: the
 # `package>Class` names are what saved `.keras` configs refer to, so none may change or go.
 REGISTERED = {
-    "zoo.models.layers": ["zoo>ReflectPad1D", "zoo>ComplexPower", "zoo>Log10Compression", "zoo>TemporalMaxMeanPooling",
-                          "zoo>AttentionPooling1D", "zoo>TaggedSigmoid", "zoo>MinimumLength"],
+    "zoo.models.input_stage": ["zoo>ReflectPad1D", "zoo>ComplexPower", "zoo>Log10Compression"],
+    "zoo.models.pooling": ["zoo>TemporalMaxMeanPooling", "zoo>AttentionPooling1D"],
+    "zoo.models.head": ["zoo>TaggedSigmoid"],
+    "zoo.models.length_guard": ["zoo>MinimumLength"],
     "zoo.kernels.single_channel_conv": ["zoo>SingleChannelConv2D", "zoo>Conv2D"],
     "zoo.kernels.batch_norm": ["zoo>BatchNormalization"],
     "zoo.kernels.frequency_max": ["zoo>FrequencyMaxPooling2D"],

@@ -65,7 +65,7 @@ __all__ = [
 register_when_keras_loads()
 
 # Public names whose modules import TensorFlow: imported on first use.
-_LAZY = {"TaggedSigmoid": "zoo.models.layers", "create_model": "zoo.models.builder", "load": "zoo.models.builder",
+_LAZY = {"TaggedSigmoid": "zoo.models.head", "create_model": "zoo.models.builder", "load": "zoo.models.builder",
          "train": "zoo.training.trainer"}
 
 
@@ -81,7 +81,7 @@ def __dir__():
 
 def tag_names(model):
     """The tag names stored in a zoo model's output layer, or None."""
-    from zoo.models.layers import TaggedSigmoid
+    from zoo.models.head import TaggedSigmoid
 
     for layer in model.layers:
         if isinstance(layer, TaggedSigmoid):

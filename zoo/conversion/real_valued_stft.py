@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.models.layers import ComplexPower
+from zoo.models.input_stage import ComplexPower
 
 __all__ = ["WindowedDftPower", "has_complex_stft", "real_valued_twin"]
 

@@ -7,8 +7,9 @@ from keras import layers
 
 from zoo.arguments import positive_int, positive_number
 from zoo.models import registry
+from zoo.models.head import TaggedSigmoid
 from zoo.models.input_stage import LogMelConfig, log_mel, waveform_to_frames
-from zoo.models.layers import MinimumLength, TaggedSigmoid
+from zoo.models.length_guard import MinimumLength
 from zoo.models.model_files import ModelFileError, is_model_path, model_file
 
 __all__ = ["create_model", "input_samples", "load", "load_model_file", "HEAD_DROPOUT"]

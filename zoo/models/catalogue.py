@@ -67,7 +67,7 @@ _FLOP_COUNTERS = {
 
 def count_flops(model):
     """Forward-pass FLOPs for one example of a model built with a fixed input length."""
-    from zoo.models.layers import AttentionPooling1D
+    from zoo.models.pooling import AttentionPooling1D
 
     counters = {**_FLOP_COUNTERS, AttentionPooling1D: _attention_flops}
     total = 0

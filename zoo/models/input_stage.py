@@ -7,11 +7,77 @@ far; on JAX and PyTorch they are their keras.ops twins (``zoo.models.portable_lo
 within float rounding (tested). Neither holds a variable, so weights move freely between backends.
 """
 import keras
+from keras import ops
 
-from zoo.models.layers import ComplexPower, Log10Compression, ReflectPad1D
 from zoo.models.log_mel_config import LOG_MEL_LAYER, LogMelConfig, frames_to_samples, waveform_to_frames
 
-__all__ = ["LogMelConfig", "log_mel", "spectral_layers", "waveform_to_frames", "frames_to_samples"]
+__all__ = ["ComplexPower", "Log10Compression", "LogMelConfig", "ReflectPad1D", "frames_to_samples", "log_mel",
+           "spectral_layers", "waveform_to_frames"]
+
+_PAIR_RANK = 5  # an STFT as [batch, frames, freq, channels, (re, im)]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ReflectPad1D(keras.layers.Layer):
+    """Reflect-pads a waveform [batch, samples] by ``pad`` samples on each side.
+
+    Reproduces librosa's ``center=True, pad_mode="reflect"`` framing, which musicnn's
+    checkpoints were trained on (librosa 0.7 default).
+    """
+
+    def __init__(self, pad, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = int(pad)
+
+    def call(self, waveform):
+        return ops.pad(waveform, [[0, 0], [self.pad, self.pad]], mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        samples = input_shape[1]
+        return (input_shape[0], None if samples is None else samples + 2 * self.pad)
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ComplexPower(keras.layers.Layer):
+    """|z|^2 of an STFT as float32 (re^2 + im^2, no square root then square).
+
+    Takes kapre's complex STFT [batch, frames, freq, channels], or the real and imaginary parts
+    on a last axis of size 2 ([batch, frames, freq, channels, 2], ``portable_log_mel.FramedStft``).
+    """
+
+    def call(self, stft):
+        if len(stft.shape) == _PAIR_RANK:
+            return ops.sum(stft * stft, axis=-1)
+        real, imag = ops.real(stft), ops.imag(stft)
+        return real * real + imag * imag
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) if len(input_shape) == _PAIR_RANK else input_shape
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Log10Compression(keras.layers.Layer):
+    """log10(scale * x + 1): musicnn's log-mel compression (scale 10000).
+
+    Computed in float32 on purpose: musicnn's extractor casts to float16 first, which
+    overflows on loud bins (log10 of inf); we do not reproduce that.
+    """
+
+    def __init__(self, scale=10000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, x):
+        return ops.log(self.scale * x + 1.0) / ops.log(10.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
 
 
 def _kapre_layers():

@@ -49,7 +49,7 @@ def register_layers():
     import keras
 
     from zoo.kernels import batch_norm, frequency_max, single_channel_conv  # noqa: F401  (decorators register)
-    from zoo.models import layers, portable_log_mel  # noqa: F401
+    from zoo.models import head, input_stage, length_guard, pooling, portable_log_mel  # noqa: F401
 
     _KAPRE_REGISTRATION.get(keras.config.backend(), _register_kapre_twins)()
 

@@ -7,7 +7,7 @@ from keras import layers
 
 from zoo.models import blocks
 from zoo.models.backends.common import penultimate_dense
-from zoo.models.layers import AttentionPooling1D, TemporalMaxMeanPooling
+from zoo.models.pooling import AttentionPooling1D, TemporalMaxMeanPooling
 from zoo.models.registry import VARIABLE, register_back_end
 
 __all__ = ["maxpool", "avgpool", "musicnn", "attention", "rnn"]
