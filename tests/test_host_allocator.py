@@ -21,6 +21,9 @@ if sys.argv[1] != "numpy only":
     import zoo
 if sys.argv[1] == "tune":
     print("tuned", zoo.tune_host_allocator())
+if sys.argv[1] == "zoo-train":
+    import zoo.training.cli  # what the console script imports first
+    assert "keras" not in sys.modules  # so the settings come before Keras' threads
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
@@ -57,6 +60,11 @@ def test_import_zoo_alone_leaves_the_allocator_alone(backend):
 @pytest.mark.parametrize("backend", host_allocator.TUNED_BACKENDS)
 def test_the_public_call_keeps_freed_memory_on_tuned_backends(backend):
     assert _faulted_mb(_environ(KERAS_BACKEND=backend), how="tune") < _KEPT
+
+
+@pytest.mark.parametrize("backend", host_allocator.TUNED_BACKENDS)
+def test_zoo_train_tunes_its_process_before_keras_loads(backend):
+    assert _faulted_mb(_environ(KERAS_BACKEND=backend), how="zoo-train") < _KEPT
 
 
 def test_tensorflow_and_the_opt_out_keep_glibc_defaults():

@@ -11,7 +11,22 @@
 May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floors
 below them; not ``zoo.tagging``, its sibling.
 """
-from zoo.training.recipes import RECIPES, Recipe, resolve_recipe
-from zoo.training.trainer import TrainingResult, train, weights_fingerprint
+import importlib
 
 __all__ = ["RECIPES", "Recipe", "TrainingResult", "resolve_recipe", "train", "weights_fingerprint"]
+
+# Imported on first use: the trainer loads Keras, and ``zoo-train`` must first set its process up
+# (TensorFlow's log level, the host allocator) before anything loads it.
+_HOMES = {"RECIPES": "zoo.training.recipes", "Recipe": "zoo.training.recipes", "resolve_recipe": "zoo.training.recipes",
+          "TrainingResult": "zoo.training.trainer", "train": "zoo.training.trainer",
+          "weights_fingerprint": "zoo.training.trainer"}
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'zoo.training' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
