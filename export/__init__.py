@@ -8,7 +8,7 @@ Command line: ``python -m export --model=ID --base_path=DIR`` (``--help`` lists 
 Clients for a running server: ``export.client``. TFLite / ONNX: ``export.to_tflite``,
 ``export.to_onnx``.
 """
-import importlib
+from zoo.lazy import lazy_attributes
 
 __all__ = [
     "ConversionError",
@@ -50,13 +50,4 @@ _HOMES = {
     "write_batching_parameters": "export.server_config",
     "write_model_config": "export.server_config",
 }
-
-
-def __getattr__(name):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'export' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Inside zoo: a module may import its own package and the packages on lower floors only;
 # packages that share a floor are siblings and do not import each other.
 ZOO_FLOORS = {
-    "zoo.arguments": 0, "zoo.cache": 0, "zoo.files": 0, "zoo.host_allocator": 0,
+    "zoo.arguments": 0, "zoo.cache": 0, "zoo.files": 0, "zoo.host_allocator": 0, "zoo.lazy": 0,
     "zoo.weights": 1, "zoo.kernels": 1,
     "zoo.models": 2,
     "zoo.audio": 3, "zoo.conversion": 3,

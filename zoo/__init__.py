@@ -20,10 +20,9 @@ The package is built in floors; a module imports its own package and lower floor
 This module and the ``python -m zoo.beam`` / ``zoo.describe`` shims sit on top. Importing it
 changes nothing process-wide (no allocator or logging settings): the command-line tools do that.
 """
-import importlib
-
 from zoo.audio import AudioError, load_audio
 from zoo.host_allocator import tune_host_allocator
+from zoo.lazy import lazy_attributes
 from zoo.models.keras_registration import register_when_keras_loads
 from zoo.models.model_files import ModelFileError
 from zoo.models.registry import (
@@ -67,16 +66,7 @@ register_when_keras_loads()
 # Public names whose modules import TensorFlow: imported on first use.
 _LAZY = {"TaggedSigmoid": "zoo.models.head", "create_model": "zoo.models.builder", "load": "zoo.models.builder",
          "train": "zoo.training.trainer"}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 def tag_names(model):

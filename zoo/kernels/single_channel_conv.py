@@ -47,8 +47,7 @@ def _backprop_filter_gradient(x, upstream, kernel):
 def _gradient_routes(kernel_shape):
     """(input gradient, kernel gradient) for a kernel [KH, KW, 1, F] on TensorFlow's CPU."""
     if toeplitz.tall_column(kernel_shape):
-        return (lambda dy, k: toeplitz.toeplitz_input_gradient(dy, k),
-                lambda x, dy, k: toeplitz.toeplitz_kernel_gradient(x, dy, k.shape[0]))
+        return toeplitz.toeplitz_input_gradient, lambda x, dy, k: toeplitz.toeplitz_kernel_gradient(x, dy, k.shape[0])
     return fold_input_gradient, _backprop_filter_gradient
 
 

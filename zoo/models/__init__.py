@@ -16,17 +16,9 @@
 May import: the floors below (``zoo.weights``, ``zoo.kernels``; ``zoo.cache``, ``zoo.files``). Importing this
 package, ``registry`` or ``log_mel_config`` does not import TensorFlow; building a model does.
 """
-import importlib
+from zoo.lazy import lazy_attributes
 
 __all__ = ["HEAD_DROPOUT", "create_model", "input_samples", "load"]
 
-
-def __getattr__(name):
-    # The builder imports Keras and TensorFlow: loaded on first use, like `zoo.load`.
-    if name in __all__:
-        return getattr(importlib.import_module("zoo.models.builder"), name)
-    raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+# The builder imports Keras and TensorFlow: loaded on first use, like `zoo.load`.
+__getattr__, __dir__ = lazy_attributes(__name__, dict.fromkeys(__all__, "zoo.models.builder"))

@@ -8,7 +8,7 @@ import difflib
 import fnmatch
 import inspect
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 __all__ = [
     "FrontEnd",
@@ -139,20 +139,13 @@ def list_models(pattern=None):
     return ids
 
 
-@dataclass(frozen=True)
-class ResolvedModel:
-    """What ``resolve`` finds for an id or alias: the canonical id, its front-end and back-end."""
+class ResolvedModel(NamedTuple):
+    """What ``resolve`` finds for an id or alias: the canonical id, its front-end and back-end
+    (a tuple, as ``resolve`` returned before it had names)."""
 
     model_id: str
     front: FrontEnd
     back: BackEnd
-
-    # ``model_id, front, back = resolve(name)`` and ``resolve(name)[0]`` as when resolve returned a tuple.
-    def __iter__(self):
-        return iter((self.model_id, self.front, self.back))
-
-    def __getitem__(self, index):
-        return tuple(self)[index]
 
 
 def resolve(name):

@@ -11,7 +11,7 @@
 May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floors
 below them; not ``zoo.tagging``, its sibling.
 """
-import importlib
+from zoo.lazy import lazy_attributes
 
 __all__ = ["RECIPES", "Recipe", "TrainingResult", "resolve_recipe", "train", "weights_fingerprint"]
 
@@ -20,13 +20,4 @@ __all__ = ["RECIPES", "Recipe", "TrainingResult", "resolve_recipe", "train", "we
 _HOMES = {"RECIPES": "zoo.training.recipes", "Recipe": "zoo.training.recipes", "resolve_recipe": "zoo.training.recipes",
           "TrainingResult": "zoo.training.trainer", "train": "zoo.training.trainer",
           "weights_fingerprint": "zoo.training.trainer"}
-
-
-def __getattr__(name):
-    if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'zoo.training' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
