@@ -126,7 +126,8 @@ def test_waveform_models_get_waveform_patches(song, monkeypatch):
     monkeypatch.setitem(zoo.weights._REGISTRY, entry.model_id, {entry.name: entry})
     scores = taggram(song, model="samplecnn", weights="random")
     assert list(scores.columns) == ["tag0", "tag1", "tag2"] and len(scores) == patches_in(song)
-    assert sorted(embeddings(song, model="samplecnn", weights="random")) == ["embedding", "penultimate", "pooled"]
+    assert sorted(embeddings(song, model="samplecnn", weights="random")) == ["embedding", "frames", "penultimate",
+                                                                             "pooled"]
 
 
 @pytest.mark.parametrize("arguments, error, message", [

@@ -86,10 +86,12 @@ def test_every_runtime_gives_the_keras_scores(saved, kind, runtime):
 
 def test_every_model_offers_its_embedding_and_pooled_features(saved):
     features = zoo.embeddings(_clip(), model=saved["log-mel, any length"], runtime="onnx")
-    assert sorted(features) == ["embedding", "penultimate", "pooled"]
+    assert sorted(features) == ["embedding", "frames", "penultimate", "pooled"]
     np.testing.assert_array_equal(features["penultimate"], features["embedding"])
     assert features["penultimate"].shape == (3, 200) and len(features["pooled"]) == 3
-    assert sorted(zoo.embeddings(_clip(), model=saved["waveform, fixed input"])) == ["embedding", "penultimate"]
+    assert features["frames"].shape[:2] == (3, 187)  # the front-end's map, frame by frame
+    assert sorted(zoo.embeddings(_clip(), model=saved["waveform, fixed input"])) == ["embedding", "frames",
+                                                                                      "penultimate"]
 
 
 def test_a_run_folder_tags_on_its_training_crop(saved, tmp_path):

@@ -30,6 +30,8 @@ class Patching:
     # Waveform patches of a model with a fixed input length (e.g. 48000 samples for 3 s), which
     # no frame count gives: (frames - 1) * hop is a multiple of 256. None: derived from frames.
     waveform_samples: Optional[int] = None
+    # True: a last, zero-padded patch covers the tail that musicnn drops (timestamp embeddings).
+    pad_tail: bool = False
 
     @property
     def samples(self):
@@ -41,12 +43,13 @@ class Patching:
     def count(self, total_samples):
         """Patches in a clip of ``total_samples`` (after padding it to one patch): musicnn's
         range(0, total_frames - frames + 1, hop) over the centred STFT's frames; for explicit
-        waveform patches, those that lie inside the clip."""
+        waveform patches, those that lie inside the clip. With ``pad_tail``, one more where
+        frames (samples) of the clip would be left over."""
         if self.waveform_samples:
-            step = self.hop_frames * MEL.hop_length
-            return (max(total_samples, self.samples) - self.samples) // step + 1
-        total_frames = 1 + max(total_samples, self.samples) // MEL.hop_length
-        return (total_frames - self.frames) // self.hop_frames + 1
+            step, left = self.hop_frames * MEL.hop_length, max(total_samples, self.samples) - self.samples
+        else:
+            step, left = self.hop_frames, 1 + max(total_samples, self.samples) // MEL.hop_length - self.frames
+        return (-(-left // step) if self.pad_tail else left // step) + 1
 
 
 @dataclass
@@ -118,7 +121,8 @@ _CUTTERS = {"log-mel": (_log_mel_span, _log_mel_chunk), "waveform": (_waveform_s
 def stream_patches(audio, patching, input_kind, sample_rate=None, chunk_patches=CHUNK_PATCHES):
     """Yields ``PatchChunk``s of up to ``chunk_patches`` patches of a file or array, in order.
 
-    A clip shorter than one patch is zero-padded to one; the incomplete tail is dropped.
+    A clip shorter than one patch is zero-padded to one; the incomplete tail is dropped, or
+    zero-padded to a last patch (``patching.pad_tail``).
     """
     span, cut = _CUTTERS[input_kind]
     buffer, next_patch = _Buffer(), 0
@@ -136,7 +140,7 @@ def stream_patches(audio, patching, input_kind, sample_rate=None, chunk_patches=
         while span(patching, next_patch + chunk_patches - 1, next_patch + chunk_patches - 1)[1] <= buffer.received:
             yield chunk(next_patch, next_patch + chunk_patches - 1, None)
             next_patch += chunk_patches
-    buffer.pad_to(patching.samples)
     total = patching.count(buffer.received)
+    buffer.pad_to(max(patching.samples, span(patching, total - 1, total - 1)[1] if patching.pad_tail else 0))
     for first in range(next_patch, total, chunk_patches):
         yield chunk(first, min(total, first + chunk_patches) - 1, buffer.received)

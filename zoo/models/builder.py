@@ -10,7 +10,7 @@ from zoo.models import registry
 from zoo.models.head import TaggedSigmoid
 from zoo.models.input_stage import LogMelConfig, log_mel, waveform_to_frames
 from zoo.models.length_guard import MinimumLength
-from zoo.models.model_files import ModelFileError, is_model_path, model_file
+from zoo.models.model_files import ModelFileError, is_model_path, model_file, split_model_name
 
 __all__ = ["create_model", "input_samples", "load", "load_model_file", "HEAD_DROPOUT"]
 
@@ -191,13 +191,18 @@ def _load_body(model, entry, name, sample_rate, input_seconds, input_stage, over
 
 
 def load(name, **options):
-    """``create_model(name, **options)`` for a registry id or alias; for a ``.keras`` file or a
-    zoo-train run folder (its best ``model.keras``), the zoo tagging model saved there, as it is.
+    """``create_model(name, **options)`` for a registry id or alias (``ID:WEIGHTS``, e.g.
+    "vgg:msd", names its weights too); for a ``.keras`` file or a zoo-train run folder (its best
+    ``model.keras``), the zoo tagging model saved there, as it is.
 
     A file that cannot be used is named in one line (``zoo.models.model_files.ModelFileError``).
     """
     if not is_model_path(name):
-        return create_model(name, **options)
+        name, weights = split_model_name(name)
+        if weights is not None and options.get("weights", weights) != weights:
+            raise ValueError(f"the model name {name}:{weights} names weights {weights!r}, and weights="
+                             f"{options['weights']!r} others")
+        return create_model(name, **{**options, **({"weights": weights} if weights else {})})
     if options:
         raise ValueError(f"zoo.load({os.fspath(name)!r}) loads the saved model as it is; "
                          f"{', '.join(sorted(options))} apply to registry ids only")

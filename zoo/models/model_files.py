@@ -17,7 +17,8 @@ from zoo.files import file_sha256
 from zoo.models.log_mel_config import LOG_MEL_LAYER
 from zoo.models.registry import LOG_MEL, WAVEFORM
 
-__all__ = ["MODEL_FILE", "RUN_SETTINGS", "ModelFile", "ModelFileError", "is_model_path", "model_file"]
+__all__ = ["MODEL_FILE", "RUN_SETTINGS", "ModelFile", "ModelFileError", "is_model_path", "model_file",
+           "split_model_name"]
 
 # What zoo-train writes into a run folder (zoo.training.run_directory uses these names).
 MODEL_FILE = "model.keras"
@@ -58,6 +59,20 @@ def is_model_path(name):
         return True
     text = str(name)
     return text.endswith(".keras") or os.sep in text or "/" in text
+
+
+def split_model_name(name):
+    """(model, weights or None) of a model name as every entry point takes it: ``ID:WEIGHTS``
+    (e.g. "vgg:msd", "musicnn:mtt") names registered weights; an id, an alias, a ``.keras``
+    file or a run folder names none.
+
+        >>> split_model_name("vgg:msd")
+        ('vgg', 'msd')
+    """
+    if is_model_path(name):
+        return name, None
+    model, separator, weights = str(name).partition(":")
+    return (model, weights) if separator and model and weights else (name, None)
 
 
 def _read_run_settings(folder):

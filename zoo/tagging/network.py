@@ -7,8 +7,8 @@ Only the names live at module level; building a network imports TensorFlow.
 import functools
 from dataclasses import dataclass
 
-__all__ = ["FilePatchModel", "PatchModel", "SCORES", "analysis_network", "embedding_layers", "embedding_recipes",
-           "inference_network", "tagger"]
+__all__ = ["FRONT_END_OUTPUT", "FilePatchModel", "PatchModel", "SCORES", "analysis_network", "embedding_layers",
+           "embedding_recipes", "inference_network", "tagger"]
 
 SCORES = "scores"  # the output holding the tag scores
 
@@ -32,12 +32,16 @@ def _means(pooled):
 
 
 _HEAD_INPUT = (("head_dropout",), _only)  # the back-end's embedding: the input of the tagging head
+# The back-end's input, frame by frame (the front-end's map; musicnn's back-end: with its mid-end).
+FRONT_END_OUTPUT = "frontend_output"  # not a layer: the input of the first mid-end or back-end layer
+_FRAMES = {"frames": ((FRONT_END_OUTPUT,), _only)}
 # Back-end -> its pooled features over time (before the penultimate dense block).
 _POOLED = {
     "maxpool": {"pooled": (("backend_time_max",), _only)},
     "avgpool": {"pooled": (("backend_time_mean",), _only)},
     "attention": {"pooled": (("backend_attention",), _only)},
-    "musicnn": {"max_pool": (("backend_time_max_mean",), _maxima), "mean_pool": (("backend_time_max_mean",), _means)},
+    "musicnn": {"max_pool": (("backend_time_max_mean",), _maxima), "mean_pool": (("backend_time_max_mean",), _means),
+                "frames": (("midend_concat",), _only)},
 }
 
 
@@ -53,17 +57,20 @@ _EMBEDDINGS = {
         **_POOLED["musicnn"],
         "penultimate": (("backend_bn_out",), _only),
     },
-    "dense-small-rectangular": {f"pool{i}": ((f"frontend_pool{i}",), _only) for i in range(1, 6)},
+    "dense-small-rectangular": {**{f"pool{i}": ((f"frontend_pool{i}",), _only) for i in range(1, 6)},
+                                "embedding": _HEAD_INPUT, **_FRAMES},
 }
 
 
 def embedding_recipes(model_id):
     """{embedding name: (layer names, combine)}: musicnn's extractor features for the pretrained
-    musicnn and VGG; for the others the back-end's embedding (``embedding``, also offered as
-    ``penultimate``) and its pooled features where it has them."""
+    musicnn and VGG (and VGG's head input as ``embedding``); for the others the back-end's
+    embedding (``embedding``, also offered as ``penultimate``) and its pooled features where it
+    has them. Every model offers ``frames``: the map its back-end reads, [patches, time, channels]
+    (musicnn's back-end: the front-end's map with the mid-end's, 753 channels)."""
     if model_id in _EMBEDDINGS:
         return _EMBEDDINGS[model_id]
-    return {"embedding": _HEAD_INPUT, "penultimate": _HEAD_INPUT, **_POOLED.get(model_id.split("-")[0], {})}
+    return {"embedding": _HEAD_INPUT, "penultimate": _HEAD_INPUT, **_FRAMES, **_POOLED.get(model_id.split("-")[0], {})}
 
 
 def embedding_layers(model_id, names=None):
@@ -148,6 +155,8 @@ def tagger(patch_model):
 
 
 def _layer_output(keras_model, name):
+    if name == FRONT_END_OUTPUT:
+        return next(layer.input for layer in keras_model.layers if layer.name.startswith(("midend_", "backend_")))
     layer = keras_model.get_layer(name)
     return layer.input if name == "head_dropout" else layer.output
 

@@ -24,8 +24,9 @@ __all__ = ["DEFAULT_RUNTIME", "KERAS_RUNTIME", "RUNTIMES", "RUNTIME_ALIASES", "R
            "runtime_name"]
 
 # Bump when a converted file's contents would change (2: embedding outputs, pool first; 3: the
-# back-ends' pooled features as outputs too, and 'same' padding made explicit where ONNX erred).
-CONVERSION_VERSION = 3
+# back-ends' pooled features as outputs too, and 'same' padding made explicit where ONNX erred;
+# 4: the back-end's input map, ``frames``, too).
+CONVERSION_VERSION = 4
 
 
 class RuntimeUnavailable(ValueError):  # noqa: N818 - public name, kept for callers that catch it
