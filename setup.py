@@ -20,6 +20,14 @@ ONNX = ["tf2onnx==1.17.0", "onnx==1.17.0", "onnxruntime==1.32.0"]
 # a CPU build where one lies on disk (a local wheel or index); PyPI's brings CUDA wheels (~2.5 GB).
 JAX = ["jax==0.5.3"]
 TORCH = ["torch==2.13.0"]
+# zoo-demo (zoo.demo): Starlette + uvicorn serve one page of the zoo's own; python-multipart reads
+# the uploads. 6 packages, 5.1 MB installed, where Gradio 6.31 would add 32 packages and 132 MB
+# (docs/demo.md). selenium drives Debian's chromium in tests/test_demo.py (4.52 and later need a
+# certifi newer than the one pip resolves here).
+DEMO = ["starlette==1.10.0", "uvicorn==0.55.0", "python-multipart==0.0.34"]
+BROWSER_TESTS = ["selenium==4.51.0"]
+# hear-validator checks zoo.hear against the HEAR 2021 API (tests/test_hear.py); 2021.0.2 is PyPI's.
+HEAR_VALIDATOR = ["hearvalidator==2021.0.2"]
 
 setup(
     name="audio-zoo",
@@ -46,13 +54,16 @@ setup(
         "beam": BEAM_EXTRAS,
         "jax": JAX,
         "torch": TORCH,
-        "test": ["pytest", "ruff==0.17.6"] + BEAM_EXTRAS + JAX + TORCH,  # CI tests all three backends
+        "demo": DEMO,
+        # CI tests all three backends, and the demo page in a headless browser
+        "test": ["pytest", "ruff==0.17.6"] + BEAM_EXTRAS + JAX + TORCH + DEMO + BROWSER_TESTS + HEAR_VALIDATOR,
     },
     entry_points={
         "console_scripts": [
             "zoo-tag=zoo.tagging.cli:main",
             "zoo-train=zoo.training.cli:main",
             "zoo-export=export.__main__:main",
+            "zoo-demo=zoo.demo.cli:main",
         ],
         # The zoo's weights registry (zoo.weights) reads this group: each entry point is a
         # callable returning WeightsEntry objects, so zoo never imports the packages built on it.

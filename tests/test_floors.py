@@ -21,8 +21,9 @@ ZOO_FLOORS = {
     "zoo.audio": 3, "zoo.conversion": 3,
     "zoo.datasets": 4,
     "zoo.tagging": 5, "zoo.training": 5,
-    # The public face: `import zoo` and the old `python -m` paths kept as one-line shims.
-    "zoo": 6, "zoo.beam": 6, "zoo.describe": 6,
+    # The public face: `import zoo` and the old `python -m` paths kept as one-line shims; the
+    # zoo-demo page, an application on tagging.
+    "zoo": 6, "zoo.beam": 6, "zoo.describe": 6, "zoo.demo": 6, "zoo.hear": 6,
 }
 # The packages beside zoo build on it; zoo never imports them.
 TOP_LEVEL_FLOORS = {"zoo": 0, "pretrained": 1, "export": 1, "benchmarks": 2}

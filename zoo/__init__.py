@@ -17,8 +17,9 @@ The package is built in floors; a module imports its own package and lower floor
     1  zoo.weights, zoo.kernels        the weights registry; the CPU speed kernels (ZOO_KERNELS=off)
     0  zoo.cache, zoo.files, ...       cache folder; atomic writes and content hashes; host allocator
 
-This module and the ``python -m zoo.beam`` / ``zoo.describe`` shims sit on top. Importing it
-changes nothing process-wide (no allocator or logging settings): the command-line tools do that.
+This module, ``zoo.demo`` (the zoo-demo page) and the ``python -m zoo.beam`` / ``zoo.describe``
+shims sit on top. Importing it changes nothing process-wide (no allocator or logging settings):
+the command-line tools do that.
 """
 from zoo.audio import AudioError, load_audio
 from zoo.host_allocator import tune_host_allocator
@@ -52,6 +53,7 @@ __all__ = [
     "list_weights",
     "load",
     "load_audio",
+    "plot_taggram",
     "register_weights_file",
     "tag",
     "tag_names",
@@ -64,8 +66,10 @@ __all__ = [
 register_when_keras_loads()
 
 # Public names whose modules import TensorFlow: imported on first use.
+# plot_taggram imports matplotlib only when called; it is listed here so that `import zoo` does
+# not even load its module.
 _LAZY = {"TaggedSigmoid": "zoo.models.head", "create_model": "zoo.models.builder", "load": "zoo.models.builder",
-         "train": "zoo.training.trainer"}
+         "plot_taggram": "zoo.tagging.taggram_plot", "train": "zoo.training.trainer"}
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 

@@ -6,6 +6,8 @@
 - ``runtimes``: what scores the patches, by name (onnx, tf, tflite), conversions cached.
 - ``library``: folders, JSON-lines records, resume; ``cli``: ``zoo-tag``; ``beam``: the Apache
   Beam pipeline (``python -m zoo.beam``).
+- ``taggram_plot``: ``plot_taggram`` (``zoo.plot_taggram``), the taggram pictures; matplotlib is
+  imported when one is drawn.
 
 May import: ``zoo.datasets``, ``zoo.audio``, ``zoo.conversion``, ``zoo.models`` and the floors
 below them; not ``zoo.training``, its sibling. Importing it does not import TensorFlow

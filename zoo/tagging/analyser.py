@@ -9,13 +9,15 @@ spectrogram (``zoo.audio.streaming``). Each patch is scored and the per-patch sc
     >>> tag("song.mp3")                        # top 5 MagnaTagATune tags
     >>> tag("song.mp3", model="vgg", weights="msd", top_k=None)
 """
+import dataclasses
+
 import numpy as np
 
 from zoo.arguments import positive_int, positive_number
 from zoo.audio.decoding import DEFAULT_RATE
 from zoo.audio.streaming import Patching, stream_patches
 from zoo.models.log_mel_config import LogMelConfig, waveform_to_frames
-from zoo.models.model_files import is_model_path, model_file
+from zoo.models.model_files import is_model_path, model_file, split_model_name
 from zoo.models.registry import WAVEFORM
 from zoo.tagging.network import SCORES, FilePatchModel, PatchModel, embedding_layers, embedding_recipes
 from zoo.tagging.runtimes import make_runtime
@@ -71,6 +73,7 @@ def _model_id(model):
     from zoo.models.registry import ALIASES, resolve
     from zoo.weights import available
 
+    model = split_model_name(model)[0]
     if is_model_path(model):
         return model_file(model).model_id
     model_id = ALIASES.get(model, model)
@@ -82,11 +85,20 @@ def _check_file_weights(model, weights):
         raise ValueError(f"{model} carries its own weights; weights={weights!r} applies to registry ids only")
 
 
+def _named_weights(model, weights):
+    """(model, weights): the weights an ``ID:WEIGHTS`` name carries win over the default."""
+    model, named = split_model_name(model)
+    if named is None or weights in (named, DEFAULT_WEIGHTS):
+        return model, named or weights
+    raise ValueError(f"the model name {model}:{named} names weights {named!r}, and weights={weights!r} others")
+
+
 def _source(model, weights):
     """(canonical model id, tag names, the ``ModelFile`` when ``model`` names a file, else None);
     the zoo's errors for unknown names or unusable files. Needs no TensorFlow."""
     from zoo.weights import resolve_weights
 
+    model, weights = _named_weights(model, weights)
     if is_model_path(model):
         _check_file_weights(model, weights)
         described = model_file(model)
@@ -146,8 +158,9 @@ def tag(
 
     Args:
         audio: path of a wav/flac/ogg/mp3 file, or an array (see ``zoo.audio.load_audio``).
-        model: model id or alias with registered weights (``zoo.list_weights()``), or a model of
-            your own: a ``.keras`` file or a zoo-train run folder (its tag names come with it).
+        model: model id or alias with registered weights (``zoo.list_weights()``), ``ID:WEIGHTS``
+            to name both (e.g. "vgg:msd"), or a model of your own: a ``.keras`` file or a
+            zoo-train run folder (its tag names come with it).
         weights: pretrained weights name, e.g. "mtt" (MagnaTagATune) or "msd" (Million Song);
             a model file carries its own.
         sample_rate: rate of an array input in Hz (None: already 16 kHz).
@@ -215,17 +228,21 @@ class Analyser:
     """One model's analysis of audio: patches streamed, scored, tags ranked, embeddings kept.
 
     ``analyser(audio)`` does it all; ``chunks`` and ``score`` + ``result`` let a caller cut
-    patches in one thread and score them in another (what tagging a library does).
+    patches in one thread and score them in another (what tagging a library does). Arguments as
+    for ``analyse``; ``pad_tail=True`` scores the tail that musicnn drops too, zero-padded to a
+    last patch (what timestamp embeddings need).
     """
 
     def __init__(self, model=DEFAULT_MODEL, *, weights=DEFAULT_WEIGHTS, top_k=5, embeddings=(), aggregate="mean",
-                 patch_seconds=None, hop_seconds=None, runtime="keras"):
+                 patch_seconds=None, hop_seconds=None, runtime="keras", pad_tail=False):
         _check_tag_options(top_k, aggregate)
         self.model_id, self.tag_names, described = _source(model, weights)
+        weights = _named_weights(model, weights)[1]
         self.names = tuple(sorted(set(embeddings)))
         _check_known(self.model_id, self.names)
         self.top_k, self.aggregate = top_k, aggregate
-        self.patching, patch_model = _patch_model(self.model_id, weights, described, patch_seconds, hop_seconds)
+        patching, patch_model = _patch_model(self.model_id, weights, described, patch_seconds, hop_seconds)
+        self.patching = dataclasses.replace(patching, pad_tail=pad_tail)  # True: the tail gets a padded patch too
         self.recipes = {n: r for n, r in embedding_recipes(self.model_id).items() if n in self.names}
         layers = tuple(embedding_layers(self.model_id, self.names))
         self.runtime = make_runtime(runtime, patch_model, layers)
@@ -233,6 +250,12 @@ class Analyser:
     @property
     def input_kind(self):
         return self.runtime.input_kind
+
+    @property
+    def patch_seconds(self):
+        """Seconds one patch covers (its log-mel frames x the hop): a patch starting at t ends at
+        t + this, where the next one starts when the patches do not overlap."""
+        return self.patching.frames * _MEL.hop_length / _MEL.sample_rate
 
     def chunks(self, audio, sample_rate=None):
         """The audio's ``PatchChunk``s (zoo.audio.streaming): one chunk of patches in memory at a time."""

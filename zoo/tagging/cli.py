@@ -3,6 +3,7 @@
     zoo-tag song.mp3 other.wav --model musicnn --weights msd --top-k 10 --format json
     zoo-tag ~/Music --format jsonl --output tags.jsonl --resume
     zoo-tag ~/Music --output tags.jsonl --format jsonl --embeddings penultimate,taggram --embeddings_dir emb/
+    zoo-tag ~/Music --plot pictures/ --format timeline --output timeline.csv
 
 Folders are searched recursively for .wav .flac .ogg .mp3 (any letter case), in a stable order.
 Each file's record is written the moment it is done; a bad file gets an error record and one
@@ -66,6 +67,31 @@ class _Csv:
         pass
 
 
+class _Timeline:
+    """CSV of each patch's start and end (s) with its top tags: one row per patch and tag."""
+
+    HEADER = ["file", "start", "end", "tag", "score", "error"]
+
+    def __init__(self, stream, header=True):
+        self.stream, self.header = stream, header
+
+    def write(self, record):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if self.header:
+            writer.writerow(self.HEADER)
+            self.header = False
+        if "error" in record:
+            writer.writerow([record["file"], "", "", "", "", record["error"]])
+        else:
+            writer.writerows([record["file"], f"{p['start']:.3f}", f"{p['end']:.3f}", t["tag"], f"{t['score']:.6f}", ""]
+                             for p in record["patches"] for t in p["tags"])
+        self.stream.write(out.getvalue())
+
+    def close(self):
+        pass
+
+
 class _JsonLines:
     def __init__(self, stream):
         self.stream = stream
@@ -96,6 +122,7 @@ FORMATS = {
     "csv": lambda stream, header: _Csv(stream, header),
     "json": lambda stream, header: _JsonArray(stream),
     "jsonl": lambda stream, header: _JsonLines(stream),
+    "timeline": lambda stream, header: _Timeline(stream, header),
 }
 
 
@@ -123,13 +150,17 @@ def _parser():
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"id or alias (default: {DEFAULT_MODEL})")
     parser.add_argument("--weights", default="mtt", help="pretrained weights: mtt or msd (default: mtt)")
     parser.add_argument("--top-k", type=_top_k, default=5, help="tags per file, or 'all' (default: 5)")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="table", help="default: table")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="table",
+                        help="default: table; timeline: CSV of every patch's start, end and top tags")
     parser.add_argument("--output", metavar="FILE", help="append records to FILE (default: standard output)")
     parser.add_argument("--resume", action="store_true",
                         help="skip files that --output (jsonl) already has tags for; failed ones are retried")
     parser.add_argument("--embeddings", type=lambda text: [n for n in text.split(",") if n], default=[],
                         help="also save these per file (e.g. penultimate,max_pool,taggram) as .npz")
     parser.add_argument("--embeddings_dir", metavar="DIR", help="where the .npz files go (mirrors the folders)")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="also draw each file's taggram (its top tags over time) as a PNG under DIR (mirrors the "
+                             "folders)")
     parser.add_argument("--runtime", choices=sorted([*RUNTIMES, *RUNTIME_ALIASES]), default=DEFAULT_RUNTIME,
                         help=f"what scores the patches (default: {DEFAULT_RUNTIME}: with its conversion cached, a run "
                              "never imports TensorFlow; tflite gives tag scores only)")
@@ -229,7 +260,8 @@ def _run(args):
     try:
         summary = tag_library(files, on_record, model=args.model, weights=args.weights, top_k=args.top_k,
                               embeddings=args.embeddings, embeddings_dir=args.embeddings_dir, skip=skip,
-                              progress=progress, runtime=args.runtime)
+                              progress=progress, runtime=args.runtime, plot_dir=args.plot,
+                              timeline=args.format == "timeline")
     finally:
         progress.close()
         writer.close()

@@ -4,7 +4,9 @@
 ``tag_library`` tags them one after the other in bounded memory (zoo.audio.streaming), reading and
 cutting the next chunk (or file) in a thread while the current one is scored, and hands each
 record to a callback the moment it is done: ``{"file", "tags"}`` or
-``{"file", "error"}`` (one bad file never stops the run). ``done_files`` reads the files that a
+``{"file", "error"}`` (one bad file never stops the run); with ``timeline`` a tags record also
+carries each patch's top tags, and with ``plot_dir`` each tagged file gets a taggram PNG
+(``zoo.tagging.taggram_plot``) drawn from the same scores. ``done_files`` reads the files that a
 JSON-lines output already holds tags for, so a rerun can skip them.
 """
 import json
@@ -21,7 +23,7 @@ from zoo.audio.streaming import PatchChunk
 from zoo.files import atomic_path
 
 __all__ = ["AUDIO_EXTENSIONS", "LibrarySummary", "done_files", "embedding_path", "error_record", "find_audio",
-           "tag_library", "tags_record"]
+           "patches_record", "plot_path", "tag_library", "tags_record"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -73,14 +75,42 @@ def tags_record(file, tags):
     return {"file": file, "tags": [{"tag": t, "score": float(s)} for t, s in zip(tags["tag"], tags["score"])]}
 
 
+def patches_record(times, scores, tag_names, patch_seconds, top_k):
+    """[{"start", "end", "tags": [{"tag", "score"}, ...]}] per patch: its start and end (s) and its
+    own ``top_k`` tags (None: all), best first (what zoo-tag --format timeline writes).
+
+        >>> patches_record([0.0], [[0.2, 0.7]], ["rock", "jazz"], 2.992, 1)
+        [{'start': 0.0, 'end': 2.992, 'tags': [{'tag': 'jazz', 'score': 0.7}]}]
+    """
+    patches = []
+    for start, row in zip(times, np.asarray(scores)):
+        order = np.argsort(-row, kind="stable")[:top_k]
+        patches.append({"start": float(start), "end": float(start + patch_seconds),
+                        "tags": [{"tag": tag_names[i], "score": float(row[i])} for i in order]})
+    return patches
+
+
 def error_record(file, error):
     return {"file": file, "error": " ".join(str(error).split())}
 
 
+def _relative(file, root):
+    """A file's path below the folder it was found under, or its name."""
+    return os.path.relpath(file, root) if root else os.path.basename(file)
+
+
 def embedding_path(embeddings_dir, file, root):
     """Where a file's embeddings go: its path below its folder (or its name), plus ``.npz``."""
-    relative = os.path.relpath(file, root) if root else os.path.basename(file)
-    return os.path.join(embeddings_dir, relative + ".npz")
+    return os.path.join(embeddings_dir, _relative(file, root) + ".npz")
+
+
+def plot_path(plot_dir, file, root):
+    """Where a file's taggram picture goes: its path below its folder (or its name), plus ``.png``.
+
+        >>> plot_path("pictures", "/music/rock/song.mp3", "/music")
+        'pictures/rock/song.mp3.png'
+    """
+    return os.path.join(plot_dir, _relative(file, root) + ".png")
 
 
 def _save_npz_atomically(path, arrays):
@@ -209,19 +239,58 @@ def _outcomes(analyser, ready):
             yield index, None, outcome, 0.0
 
 
+class _Pictures:
+    """Taggram PNGs under ``plot_dir``, mirroring the folders, drawn from the analyser's scores."""
+
+    def __init__(self, plot_dir, analyser, label):
+        self.plot_dir, self.analyser, self.label = plot_dir, analyser, label
+
+    def done(self, file, root):
+        return os.path.exists(plot_path(self.plot_dir, file, root))
+
+    def save(self, file, root, arrays):
+        import pandas as pd
+
+        from zoo.tagging.taggram_plot import save_figure, taggram_figure
+
+        frame = pd.DataFrame(arrays["taggram"], index=pd.Index(arrays["time"], name="time"),
+                             columns=self.analyser.tag_names)
+        figure = taggram_figure(frame, top=self.analyser.top_k, by=self.analyser.aggregate,
+                                patch_seconds=self.analyser.patch_seconds,
+                                title=f"{_relative(file, root)}  ({self.label})")
+        save_figure(figure, plot_path(self.plot_dir, file, root))
+
+
+def _model_label(analyser, model, weights):
+    """How a picture names the model: a model file's (or run folder's) name, else id and weights."""
+    from zoo.models.model_files import is_model_path
+
+    if is_model_path(model):
+        return os.path.basename(os.path.normpath(os.fspath(model)))
+    return f"{analyser.model_id}, {weights}"
+
+
 def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), embeddings_dir=None,
-                skip=frozenset(), progress=None, runtime="keras"):
+                skip=frozenset(), progress=None, runtime="keras", plot_dir=None, timeline=False):
     """Tag every (file, root) of ``files`` not in ``skip``; ``on_record(record)`` per file.
 
-    ``progress(summary)`` is called after every file. Returns the ``LibrarySummary``.
+    ``plot_dir``: a taggram PNG per tagged file there (``plot_path``: the folders mirrored), of its
+    ``top_k`` tags; ``timeline``: each tags record also carries ``"patches"`` (``patches_record``).
+    Both come from the scores the tags do: every patch is scored once. A file in ``skip`` is done
+    again when its ``.npz`` or ``.png`` is missing. ``progress(summary)`` is called after every
+    file. Returns the ``LibrarySummary``.
     """
     from zoo.tagging.analyser import Analyser
 
-    analyser = Analyser(model, weights=weights, top_k=top_k, embeddings=embeddings, runtime=runtime)
+    per_patch = {"taggram"} if plot_dir or timeline else set()
+    analyser = Analyser(model, weights=weights, top_k=top_k, embeddings=set(embeddings) | per_patch, runtime=runtime)
+    pictures = _Pictures(plot_dir, analyser, _model_label(analyser, model, weights)) if plot_dir else None
+    saved = set(embeddings) | {"time"}  # the .npz holds what was asked for, not the scores the picture needs
     summary, start = LibrarySummary(), time.perf_counter()
     todo = []
     for file, root in files:
-        if file in skip and (not embeddings or os.path.exists(embedding_path(embeddings_dir, file, root))):
+        if (file in skip and (not embeddings or os.path.exists(embedding_path(embeddings_dir, file, root)))
+                and (pictures is None or pictures.done(file, root))):
             summary.skipped += 1
         else:
             todo.append((file, root))
@@ -231,13 +300,19 @@ def tag_library(files, on_record, *, model, weights, top_k=5, embeddings=(), emb
             try:
                 tags, arrays = result
                 if embeddings:
-                    _save_npz_atomically(embedding_path(embeddings_dir, file, root), arrays)
+                    _save_npz_atomically(embedding_path(embeddings_dir, file, root),
+                                         {name: array for name, array in arrays.items() if name in saved})
+                if pictures is not None:
+                    pictures.save(file, root, arrays)
             except Exception as failure:  # noqa: BLE001 - one bad file never stops the run
                 error = f"{type(failure).__name__}: {failure}"
         if error is None:
             summary.tagged += 1
             summary.audio_seconds += seconds
             record = tags_record(file, tags)
+            if timeline:
+                record["patches"] = patches_record(arrays["time"], arrays["taggram"], analyser.tag_names,
+                                                   analyser.patch_seconds, top_k)
         else:
             summary.failed += 1
             summary.failures.append(file)
