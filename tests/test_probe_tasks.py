@@ -234,7 +234,7 @@ def test_default_tasks_read_back(small_set):
     instruments, tempo, speech = (by_name[name] for name in DEFAULT_TASK_NAMES)
     assert (instruments.split_mode, instruments.prediction_type, instruments.evaluation) == (
         "trainvaltest", "multilabel", ("mAP", "d_prime", "aucroc"))
-    assert [len(instruments.examples(s)) for s in instruments.splits()] == [2, 1, 2]
+    assert [len(instruments.examples(s)) for s in instruments.splits()] == [5, 2, 3]
     assert all(e.labels for s in instruments.splits() for e in instruments.examples(s))
     for task, classes in ((tempo, ("slow", "medium", "fast")), (speech, ("speech", "music", "noise"))):
         assert (task.split_mode, task.nfolds, task.prediction_type, task.evaluation) == (
@@ -243,7 +243,7 @@ def test_default_tasks_read_back(small_set):
         for split in task.splits():  # one clip of each class in each fold
             assert sorted(e.labels[0] for e in task.examples(split)) == sorted(classes)
     names = [e.name for t in tasks for s in t.splits() for e in t.examples(s)]
-    assert len(names) == 5 + 15 + 15
+    assert len(names) == 10 + 15 + 15
     for task in tasks:
         assert task.sample_rate == 16000 and task.sample_duration == 1.0
         for split in task.splits():

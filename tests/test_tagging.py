@@ -106,17 +106,23 @@ def test_musicnn_embeddings_are_consistent(song):
     assert shapes == {
         "timbral": (n, 187, 408), "temporal": (n, 187, 153), "cnn1": (n, 187, 64), "cnn2": (n, 187, 64),
         "cnn3": (n, 187, 64), "max_pool": (n, 753), "mean_pool": (n, 753), "penultimate": (n, 200),
+        "frames": (n, 187, 753),
     }
     # The back-end pools over the dense concatenation of front-end and mid-end features.
     stacked = np.concatenate([features[k] for k in ("timbral", "temporal", "cnn1", "cnn2", "cnn3")], axis=-1)
     np.testing.assert_allclose(features["max_pool"], stacked.max(axis=1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(features["mean_pool"], stacked.mean(axis=1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(features["frames"], stacked, rtol=1e-5, atol=1e-5)  # the map the pooling reads
 
 
 def test_vgg_embeddings(song):
     features = embeddings(song, model="dense-small-rectangular", weights="mtt")
-    assert sorted(features) == [f"pool{i}" for i in range(1, 6)]
+    assert sorted(features) == ["embedding", "frames", *(f"pool{i}" for i in range(1, 6))]
     assert features["pool5"].shape == (patches_in(song), 2, 1, 128)
+    # The head's input is the flattened last pool; the back-end reads it frame by frame.
+    np.testing.assert_allclose(features["embedding"], features["pool5"].reshape(len(features["pool5"]), -1),
+                               rtol=1e-5, atol=1e-5)
+    assert features["frames"].shape == (patches_in(song), 2, 128)
 
 
 def test_waveform_models_get_waveform_patches(song, monkeypatch):
