@@ -46,11 +46,16 @@ class _Table:
 
 
 class _Csv:
+    """CSV, one row per file and tag; an error record is one row with its error."""
+
     HEADER = ["file", "tag", "score", "error"]
 
     def __init__(self, stream, header=True):
         self.stream, self.header = stream, header
 
+    def rows(self, record):
+        return ([record["file"], t["tag"], f"{t['score']:.6f}", ""] for t in record["tags"])
+
     def write(self, record):
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -58,38 +63,23 @@ class _Csv:
             writer.writerow(self.HEADER)
             self.header = False
         if "error" in record:
-            writer.writerow([record["file"], "", "", record["error"]])
+            writer.writerow([record["file"], *[""] * (len(self.HEADER) - 2), record["error"]])
         else:
-            writer.writerows([record["file"], t["tag"], f"{t['score']:.6f}", ""] for t in record["tags"])
+            writer.writerows(self.rows(record))
         self.stream.write(out.getvalue())
 
     def close(self):
         pass
 
 
-class _Timeline:
+class _Timeline(_Csv):
     """CSV of each patch's start and end (s) with its top tags: one row per patch and tag."""
 
     HEADER = ["file", "start", "end", "tag", "score", "error"]
 
-    def __init__(self, stream, header=True):
-        self.stream, self.header = stream, header
-
-    def write(self, record):
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        if self.header:
-            writer.writerow(self.HEADER)
-            self.header = False
-        if "error" in record:
-            writer.writerow([record["file"], "", "", "", "", record["error"]])
-        else:
-            writer.writerows([record["file"], f"{p['start']:.3f}", f"{p['end']:.3f}", t["tag"], f"{t['score']:.6f}", ""]
-                             for p in record["patches"] for t in p["tags"])
-        self.stream.write(out.getvalue())
-
-    def close(self):
-        pass
+    def rows(self, record):
+        return ([record["file"], f"{p['start']:.3f}", f"{p['end']:.3f}", t["tag"], f"{t['score']:.6f}", ""]
+                for p in record["patches"] for t in p["tags"])
 
 
 class _JsonLines:
