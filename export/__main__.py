@@ -1,7 +1,8 @@
 """python -m export --model=ID|FILE.keras|RUN_FOLDER --base_path=DIR [--weights=mtt] [--version=N] [--force]
 
 Writes DIR/<model id>/<version>/ for TF Serving; optionally a models.config for every model
-under DIR, a batching parameters file, and TFLite / ONNX files.
+under DIR, a batching parameters file, and TFLite / ONNX files (also int8 and float16 ones:
+--onnx_int8, --tflite_int8, --tflite_fp16, calibrated on --calibration files or GM clips).
 """
 import argparse
 import os
@@ -41,6 +42,15 @@ def _parser():
     parser.add_argument("--max_batch_size", type=int, default=32, help="for --batching_parameters (default 32)")
     parser.add_argument("--tflite", metavar="PATH", help="also write a .tflite model")
     parser.add_argument("--onnx", metavar="PATH", help="also write a .onnx model")
+    parser.add_argument("--onnx_int8", metavar="PATH", help="also write a static int8 .onnx model (calibrated)")
+    parser.add_argument("--tflite_int8", metavar="PATH",
+                        help="also write an int8 .tflite model (weights and activations; calibrated)")
+    parser.add_argument("--tflite_fp16", metavar="PATH", help="also write a .tflite model with float16 weights")
+    parser.add_argument("--calibration", metavar="PATH", action="append", default=[],
+                        help="audio file or folder the int8 models are calibrated on (repeatable; default: "
+                             "General-MIDI clips rendered by the zoo)")
+    parser.add_argument("--calibration_clips", type=int, default=None,
+                        help="GM clips to render, or the most of the --calibration files to use (default 24)")
     return parser
 
 
@@ -100,6 +110,26 @@ def _run(args):
     if args.onnx:
         to_onnx.export_onnx(model, args.onnx, patch_samples=patch)
         print(f"wrote {args.onnx}")
+    _reduced_precision(args, model, patch)
+
+
+def _reduced_precision(args, model, patch):
+    """The int8 / fp16 files asked for, the int8 ones calibrated on the same clips."""
+    from export import to_onnx, to_tflite
+    from zoo.tagging.calibration import Calibration
+
+    options = {} if args.calibration_clips is None else {"clips": args.calibration_clips}
+    calibration = Calibration(files=tuple(args.calibration), **options)
+    common = {"patch_samples": patch, "calibration": calibration, "sample_rate": args.sample_rate}
+    if args.onnx_int8:
+        to_onnx.export_onnx(model, args.onnx_int8, quantization="int8", **common)
+        print(f"wrote {args.onnx_int8} (int8, calibrated on {calibration.key})")
+    if args.tflite_int8:
+        to_tflite.export_tflite(model, args.tflite_int8, quantization="int8", **common)
+        print(f"wrote {args.tflite_int8} (int8, calibrated on {calibration.key})")
+    if args.tflite_fp16:
+        to_tflite.export_tflite(model, args.tflite_fp16, quantization="fp16", **common)
+        print(f"wrote {args.tflite_fp16} (float16 weights)")
 
 
 def main(argv=None):

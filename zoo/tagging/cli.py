@@ -21,7 +21,7 @@ import sys
 from zoo.files import CacheEntryError
 from zoo.host_allocator import tune_host_allocator
 from zoo.tagging.analyser import DEFAULT_MODEL
-from zoo.tagging.runtimes import DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES, runtime_name
+from zoo.tagging.runtimes import CALIBRATED, DEFAULT_RUNTIME, RUNTIME_ALIASES, RUNTIMES, CalibratedRuntime, runtime_name
 
 __all__ = ["main"]
 
@@ -153,8 +153,19 @@ def _parser():
                              "folders)")
     parser.add_argument("--runtime", choices=sorted([*RUNTIMES, *RUNTIME_ALIASES]), default=DEFAULT_RUNTIME,
                         help=f"what scores the patches (default: {DEFAULT_RUNTIME}: with its conversion cached, a run "
-                             "never imports TensorFlow; tflite gives tag scores only)")
+                             "never imports TensorFlow; onnx-int8 and keras-bf16 are faster and agree less, see "
+                             "docs/tagging.md; the tflite runtimes give tag scores only)")
+    parser.add_argument("--calibration", metavar="FILE_OR_FOLDER", action="append",
+                        help=f"calibrate {' or '.join(CALIBRATED)} on this audio instead of rendered General-MIDI "
+                             "clips (repeatable; converted once per calibration set)")
     return parser
+
+
+def _runtime(args):
+    """The runtime name, or the int8 runtime calibrated on the user's files."""
+    if args.calibration:
+        return CalibratedRuntime(runtime_name(args.runtime), files=tuple(args.calibration))
+    return args.runtime
 
 
 def _check_arguments(args):
@@ -166,6 +177,8 @@ def _check_arguments(args):
     if args.embeddings and not args.embeddings_dir:
         raise _UsageError("--embeddings needs --embeddings_dir DIR")
     layers = sorted(set(args.embeddings) - {"taggram"})
+    if args.calibration and runtime_name(args.runtime) not in CALIBRATED:
+        raise _UsageError(f"--calibration applies to --runtime {' or '.join(CALIBRATED)}, not {args.runtime}")
     if layers and not RUNTIMES[runtime_name(args.runtime)].gives_embeddings:
         raise _UsageError(f"--embeddings {','.join(layers)} need --runtime onnx or keras (runtime {args.runtime} "
                           "computes the tag scores only)")
@@ -250,7 +263,7 @@ def _run(args):
     try:
         summary = tag_library(files, on_record, model=args.model, weights=args.weights, top_k=args.top_k,
                               embeddings=args.embeddings, embeddings_dir=args.embeddings_dir, skip=skip,
-                              progress=progress, runtime=args.runtime, plot_dir=args.plot,
+                              progress=progress, runtime=_runtime(args), plot_dir=args.plot,
                               timeline=args.format == "timeline")
     finally:
         progress.close()
