@@ -134,17 +134,6 @@ def test_an_entry_that_cannot_be_made_again_is_one_error_line(tmp_path, caplog):
 
 # --- ONNX and TFLite conversions (zoo.tagging.runtimes) -------------------------------------------
 
-@pytest.fixture(scope="module")
-def own_model(tmp_path_factory):
-    """A small random-weight model file of one's own: its conversions take seconds."""
-    import keras
-
-    keras.utils.set_random_seed(5)
-    path = tmp_path_factory.mktemp("own-model") / "small.keras"
-    zoo.load("maxpool-vertical", num_classes=3, tag_names=["a", "b", "c"]).save(path)
-    return path
-
-
 def _clip(seconds=7.0):
     t = np.arange(int(seconds * SR)) / SR
     return (0.3 * np.sin(2 * np.pi * 330 * t) * (1 + np.sin(2 * np.pi * 0.7 * t))).astype(np.float32)

@@ -89,16 +89,6 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-@pytest.fixture(scope="module")
-def own_model(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(5)
-    path = tmp_path_factory.mktemp("own-model") / "small.keras"
-    zoo.load("maxpool-vertical", num_classes=3, tag_names=["a", "b", "c"]).save(path)
-    return path
-
-
 def _clip(seconds=7.0, pitch=330):
     t = np.arange(int(seconds * SR)) / SR
     return (0.3 * np.sin(2 * np.pi * pitch * t) * (1 + np.sin(2 * np.pi * 0.7 * t))).astype(np.float32)
