@@ -1,8 +1,16 @@
-"""``python -m pretrained convert``: fetch musicnn's checkpoints and convert them ahead of time.
+"""``python -m pretrained``: musicnn's checkpoints ahead of time, and distillation onto any zoo model.
 
-Useful before going offline, or to fill a cache directory (``ZOO_CACHE_DIR``) that CI keeps.
+    python -m pretrained convert                 # fetch + convert musicnn's four checkpoints
+    python -m pretrained corpus                  # the Debian music corpus: packages, licences, hours, split
+    python -m pretrained distil --student maxpool-vertical-horizontal --teacher musicnn:mtt \\
+        --out runs/distil/maxpool-vertical-horizontal --epochs 8 --freeze frontend
+
+``convert`` is useful before going offline, or to fill a cache directory (``ZOO_CACHE_DIR``) that
+CI keeps. ``distil`` resumes a killed run when given the same command again (docs/distillation.md).
+Exit status: 0 done, 1 one line on stderr, 2 bad arguments, 130 interrupted.
 """
 import argparse
+import os
 import sys
 import time
 
@@ -12,9 +20,22 @@ from zoo.files import CacheEntryError
 
 __all__ = ["convert_all", "main"]
 
+PROG = "python -m pretrained"
+
+
+def _corpus_arguments(parser):
+    from pretrained.distillation.corpus import HELD_OUT, PACKAGES
+
+    parser.add_argument("--packages", nargs="+", default=None, metavar="PACKAGE",
+                        help=f"Debian packages of the corpus (default: {' '.join(p.name for p in PACKAGES)})")
+    parser.add_argument("--held-out", nargs="+", default=list(HELD_OUT), metavar="PACKAGE",
+                        help=f"packages kept for the evaluation, never trained on (default: {' '.join(HELD_OUT)})")
+    parser.add_argument("--root", default="/", help="where the packages are installed (default: /)")
+
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m pretrained", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     convert = commands.add_parser("convert", help="convert musicnn's four checkpoints to .weights.h5")
     convert.add_argument("--source", help="local musicnn 0.1.0 wheel or folder of checkpoint folders "
@@ -22,6 +43,26 @@ def _parser():
     convert.add_argument("--force", action="store_true", help="convert again even if cached")
     convert.add_argument("--only", nargs="+", choices=[c.name for c in CHECKPOINTS],
                          help="checkpoints to convert (default: all)")
+    corpus = commands.add_parser("corpus", help="list the distillation corpus: packages, licences, hours, split")
+    _corpus_arguments(corpus)
+    corpus.add_argument("--out", help="also write the track manifest to this CSV")
+    distil = commands.add_parser("distil", help="train a zoo model on a teacher's scores over the corpus")
+    distil.add_argument("--student", required=True, help="zoo model id or alias (python -m zoo.describe)")
+    distil.add_argument("--teacher", default="musicnn:mtt", help="ID:WEIGHTS of registered weights")
+    distil.add_argument("--out", required=True, help="run folder (resumable: give the same command again)")
+    distil.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, 8)")
+    distil.add_argument("--batch-size", type=int, default=None, help="global batch (default: the recipe's, 16)")
+    distil.add_argument("--recipe", default="default", help="zoo.training recipe (default: default)")
+    distil.add_argument("--freeze", choices=["frontend"], default=None,
+                        help="hold the front-end still (it starts from the teacher's)")
+    distil.add_argument("--frontend", choices=["teacher", "random"], default=None,
+                        help="where the front-end starts: musicnn's MTT front-end (default for the "
+                             "vertical-horizontal students) or random weights (default for the others)")
+    distil.add_argument("--seed", type=int, default=0, help="weights, data order and the validation tracks")
+    distil.add_argument("--runtime", default="onnx", help="the teacher's tagging runtime (default: onnx)")
+    distil.add_argument("--cache-dir", default=None,
+                        help="where archive members and the teacher's scores are cached (default: the zoo cache)")
+    _corpus_arguments(distil)
     return parser
 
 
@@ -34,12 +75,54 @@ def convert_all(source=None, force=False, only=None, log=print):
             f"{checkpoint.weights!r}: {path} ({time.perf_counter() - started:.1f} s)")
 
 
+def _corpus(args):
+    from pretrained.distillation.corpus import build_corpus, corpus_table, markdown, write_corpus
+
+    corpus = build_corpus(args.packages, args.held_out, root=args.root)
+    print(markdown(corpus_table(corpus)))
+    if args.out:
+        write_corpus(corpus, args.out)
+        print(f"{len(corpus)} tracks: {args.out}")
+
+
+def _distil(args):
+    # A command-line tool sets its process up before Keras loads, as zoo-train does.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from zoo.host_allocator import tune_host_allocator
+
+    tune_host_allocator()
+    from pretrained.distillation.command import distil
+
+    distil(args.student, args.out, teacher=args.teacher, epochs=args.epochs, batch_size=args.batch_size,
+           freeze=args.freeze, frontend=args.frontend, recipe=args.recipe, seed=args.seed, packages=args.packages,
+           held_out=args.held_out, root=args.root, cache_root=args.cache_dir, runtime=args.runtime)
+
+
+def _errors():
+    """What a user's input can go wrong with: each is one line, exit status 1."""
+    from pretrained.distillation.licences import LicenceError
+    from pretrained.distillation.packages import MissingPackageError
+    from zoo.audio.decoding import AudioError
+    from zoo.models.registry import InvalidOverrideError, UnknownModelError
+
+    return (PretrainedSourceError, ConversionError, CacheEntryError, MissingPackageError, LicenceError, AudioError,
+            UnknownModelError, InvalidOverrideError, ValueError, FileNotFoundError)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        convert_all(args.source, args.force, args.only)
-    except (PretrainedSourceError, ConversionError, CacheEntryError) as error:
-        print(f"python -m pretrained: error: {error}", file=sys.stderr)
+        if args.command == "convert":
+            convert_all(args.source, args.force, args.only)
+        elif args.command == "corpus":
+            _corpus(args)
+        else:
+            _distil(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; give the same command again to resume", file=sys.stderr)
+        return 130
+    except _errors() as error:
+        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     return 0
 

@@ -257,19 +257,27 @@ def _check_fits(checkpoint, layer, pretrained):
             )
 
 
-def load_into(checkpoint, model):
+def load_into(checkpoint, model, only=None):
     """Fill ``model`` with the checkpoint, after checking its layers are the pretrained ones.
 
     The model may have any input stage and, for variable-length back-ends, any clip length.
+    ``only`` (a test of layer names) fills just those layers, e.g. the front-end of a model with
+    another back-end; at least one must be filled.
     """
     import keras
 
     pretrained = _pretrained_layers(checkpoint.name)
+    filled = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer) or not (layer.weights or layer.name in pretrained):
             continue  # the input and the waveform input stage are not part of the checkpoint
+        if only is not None and not only(layer.name):
+            continue
         _check_fits(checkpoint, layer, pretrained.get(layer.name))
         layer.set_weights(pretrained[layer.name][1])
+        filled += 1
+    if not filled:
+        raise ConversionError(f"{model.name} has no layer of {checkpoint.name} to fill")
     return model
 
 

@@ -4,6 +4,8 @@
   ``fluidsynth``); ``gm:TRAIN,VALID,TEST`` sets the clip counts.
 - ``mtat:PATH``: MagnaTagATune in its distributed layout (``mtat``).
 - ``manifest:PATH.csv``: the user's own labelled audio (``manifest``).
+- ``soft:PATH.csv``: audio with a teacher's scores per patch, for distillation (``soft_targets``).
+- ``decoded_audio``: the user's files decoded once into the zoo cache (manifest and soft).
 - ``tagging_dataset``: ``TaggingDataset``, what every reader returns.
 - ``pipeline``: ``make_dataset``, the one tf.data input pipeline (decodes with libsndfile).
 
@@ -62,19 +64,26 @@ def _open_manifest(spec, progress, skip_bad_files):
     return load_manifest(spec["path"], seed=spec.get("seed", 0), skip_bad_files=skip_bad_files, progress=progress)
 
 
+def _open_soft(spec, progress, skip_bad_files):
+    from zoo.datasets.soft_targets import load_soft_targets
+
+    return load_soft_targets(spec["path"], progress=progress)
+
+
 # kind -> (command-line argument -> spec, spec -> TaggingDataset)
 DATASET_READERS = {
     "gm": (_gm_spec, _open_gm),
     "mtat": (_path_spec("mtat"), _open_mtat),
     "manifest": (_path_spec("manifest"), _open_manifest),
+    "soft": (_path_spec("soft"), _open_soft),
 }
 
 
 def parse_dataset(text, seed=0, data_root=None):
-    """The spec dict of ``gm[:T,V,T]``, ``mtat:PATH`` or ``manifest:PATH.csv``."""
+    """The spec dict of ``gm[:T,V,T]``, ``mtat:PATH``, ``manifest:PATH.csv`` or ``soft:PATH.csv``."""
     kind, _, argument = str(text).partition(":")
     if kind not in DATASET_READERS:
-        raise ValueError(f"unknown dataset {text!r}; expected one of gm, mtat:PATH, manifest:PATH.csv")
+        raise ValueError(f"unknown dataset {text!r}; expected one of gm, mtat:PATH, manifest:PATH.csv, soft:PATH.csv")
     return DATASET_READERS[kind][0](argument, seed, data_root)
 
 

@@ -2,37 +2,29 @@
 
 Columns: ``path`` (relative to the CSV's folder, or absolute), ``tags`` (';'-separated) and
 optionally ``split`` (train / valid / test; without it, a seeded 80/10/10 split by file).
-Files may be wav, flac, ogg or mp3 at any rate and channel count: each is decoded once with
-``zoo.load_audio`` (mixed to mono, resampled with soxr) into a 16-bit WAV in the zoo cache,
-keyed by its absolute path, size, modification time and the target rate, so training epochs
-(and later runs) read ready-made audio and never resample again. Each run checks the cached
-files (``zoo.files.cached_file``) and decodes a damaged one again.
+Files may be wav, flac, ogg or mp3 at any rate and channel count: each is decoded once
+(``zoo.datasets.decoded_audio``: mixed to mono, resampled with soxr) into a 16-bit WAV in the
+zoo cache, so training epochs (and later runs) read ready-made audio and never resample again.
 
 Every problem is found before any training and reported in one line (``ManifestError``),
 naming the first offending rows (numbered as lines of the CSV, the header being line 1) and
 the count. With ``skip_bad_files``, missing or undecodable files are left out instead and
 counted in ``info["skipped_files"]``.
 """
-import concurrent.futures
-import hashlib
 import os
-import struct
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
-from tqdm.auto import tqdm
 
 from zoo.cache import cache_dir
+from zoo.datasets.decoded_audio import CACHE_FOLDER, decode_all
 from zoo.datasets.tagging_dataset import SPLITS, TaggingDataset
-from zoo.files import CacheEntryError, cached_file
 
 __all__ = ["ManifestError", "load_manifest", "TAG_SEPARATOR", "SPLIT_FRACTIONS"]
 
 TAG_SEPARATOR = ";"
 SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 REQUIRED_COLUMNS = ("path", "tags")
-CACHE_VERSION = 1  # bump when the cached audio's format changes
 SHOWN_ROWS = 3  # offending rows named in an error; the count covers all of them
 
 
@@ -102,53 +94,6 @@ def _seeded_splits(count, seed):
     return list(splits)
 
 
-def _cache_key(path, sample_rate):
-    stat = os.stat(path)
-    key = f"{CACHE_VERSION}|{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}|{sample_rate}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def _wav_is_whole(path):
-    """The WAV format's own check, for decoded files of the previous release (no sidecar): the RIFF
-    header's size is the file's, and libsndfile opens it."""
-    with open(path, "rb") as handle:
-        riff, size, wave = struct.unpack("<4sI4s", handle.read(12))
-    if (riff, wave) != (b"RIFF", b"WAVE") or size + 8 != os.path.getsize(path):
-        raise ValueError(f"RIFF header says {size + 8} bytes, the file has {os.path.getsize(path)}")
-    sf.info(path)
-
-
-def _prepare_file(path, sample_rate, directory):
-    """Cached 16-bit mono WAV of ``path`` at ``sample_rate``: (cache file name, seconds) or an error line."""
-    from zoo.audio.decoding import AudioError, load_audio
-
-    if not os.path.isfile(path):
-        return None, f"no such file {path}"
-    name = _cache_key(path, sample_rate) + ".wav"
-
-    def make(temporary):
-        waveform = load_audio(path, target_rate=sample_rate)
-        sf.write(temporary, np.clip(waveform, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
-
-    try:
-        cached = cached_file(os.path.join(directory, name), make, what=f"decoded audio of {path}",
-                             check=_wav_is_whole)
-    except (AudioError, CacheEntryError) as error:
-        return None, str(error)
-    return name, sf.info(cached).duration
-
-
-def _prepare_all(paths, sample_rate, directory, progress):
-    # Threads: libsndfile and soxr decode and resample without holding the GIL.
-    bar = tqdm(total=len(paths), desc="Preparing manifest audio", unit="file", disable=not progress)
-    with bar, concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = []
-        for result in pool.map(lambda path: _prepare_file(path, sample_rate, directory), paths):
-            results.append(result)
-            bar.update(1)
-    return results
-
-
 def load_manifest(csv_path, sample_rate=16000, seed=0, skip_bad_files=False, progress=False):
     """The manifest at ``csv_path`` as a ``TaggingDataset`` of cached mono audio at ``sample_rate``.
 
@@ -163,8 +108,9 @@ def load_manifest(csv_path, sample_rate=16000, seed=0, skip_bad_files=False, pro
         raise ManifestError(f"manifest {csv_path}: " + "; ".join(problems))
     base = os.path.dirname(csv_path)
     sources = [os.path.normpath(os.path.join(base, p.strip())) for p in frame["path"]]
-    directory = str(cache_dir("manifest-audio"))
-    prepared = _prepare_all(sources, sample_rate, directory, progress)
+    directory = str(cache_dir(CACHE_FOLDER))
+    prepared = [(name and os.path.basename(name), detail)
+                for name, detail in decode_all(sources, sample_rate, progress, "Preparing manifest audio")]
     bad = [i for i, (name, _) in enumerate(prepared) if name is None]
     if bad and not skip_bad_files:
         details = {i: prepared[i][1] for i in bad}

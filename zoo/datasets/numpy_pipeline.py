@@ -34,13 +34,15 @@ def _index_batches(count, batch_size, shuffle, repeat, drop_remainder, rng):
         yield batch
 
 
-def _load(paths, labels, indices, clip_samples, random_crop, seeds):
+def _load(segments, labels, indices, clip_samples, random_crop, seeds):
+    paths, starts, frames = segments
     if clip_samples is None:
-        clips = [read_whole(paths[i]) for i in indices]
+        clips = [read_whole(paths[i], starts[i], frames[i]) for i in indices]
         longest = max(len(c) for c in clips)
         waveforms = np.stack([np.pad(c, (0, longest - len(c))) for c in clips])
     else:
-        waveforms = np.stack([read_crop(paths[i], clip_samples, random_crop, seed) for i, seed in zip(indices, seeds)])
+        waveforms = np.stack([read_crop(paths[i], clip_samples, random_crop, seed, starts[i], frames[i])
+                              for i, seed in zip(indices, seeds)])
     return waveforms.astype(np.float32), labels[indices]
 
 
@@ -49,7 +51,8 @@ def numpy_batches(dataset, split, batch_size, clip_samples=None, shuffle=None, r
     """An iterator of NumPy (waveforms, labels) batches of ``split`` (options as ``make_dataset``'s)."""
     shuffle = split == "train" if shuffle is None else shuffle
     random_crop = shuffle if random_crop is None else random_crop
-    paths = dataset.audio_paths(split)
+    segments = dataset.segments(split)
+    paths = segments[0]
     labels = np.asarray(dataset.labels(split), np.float32)
     if not paths:
         raise ValueError(f"split {split!r} of {dataset.name} is empty")
@@ -61,7 +64,7 @@ def numpy_batches(dataset, split, batch_size, clip_samples=None, shuffle=None, r
             pending = collections.deque()
             for indices in batches:
                 seeds = [int(s) for s in rng.integers(0, 2**63 - 1, len(indices))]
-                pending.append(pool.submit(_load, paths, labels, indices, clip_samples, random_crop, seeds))
+                pending.append(pool.submit(_load, segments, labels, indices, clip_samples, random_crop, seeds))
                 if len(pending) > _PREFETCH:
                     yield pending.popleft().result()
             while pending:

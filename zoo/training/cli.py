@@ -28,7 +28,8 @@ __all__ = ["main"]
 PROG = "zoo-train"
 FLAGS = flags.FlagValues()
 flags.DEFINE_string("model", None, "Model id or alias (zoo.list_models()).", flag_values=FLAGS)
-flags.DEFINE_string("dataset", None, "gm[:TRAIN,VALID,TEST], mtat:PATH or manifest:PATH.csv.", flag_values=FLAGS)
+flags.DEFINE_string("dataset", None, "gm[:TRAIN,VALID,TEST], mtat:PATH, manifest:PATH.csv or soft:PATH.csv "
+                    "(a teacher's scores: docs/distillation.md).", flag_values=FLAGS)
 flags.DEFINE_string("out", None, "Output folder (model.keras, history.csv, metrics.json, ...).", flag_values=FLAGS)
 flags.DEFINE_string("recipe", "default", "Training recipe: default, musicnn or won2020.", flag_values=FLAGS)
 flags.DEFINE_integer("epochs", None, "Epochs (default: the recipe's).", flag_values=FLAGS)

@@ -5,14 +5,18 @@ non-overlapping patches of the model's input length, averages the patch probabil
 and reports per-tag ROC-AUC and average precision macro-averaged over tags. A clip shorter than
 one patch is zero-padded to one patch; a last partial patch is dropped. The loss reported next
 to it is the mean binary cross-entropy over patches, as musicnn-training's validation cost.
+
+With soft targets (a teacher's scores: ``TaggingDataset.soft_top_k``) the loss is the cross-entropy
+against those scores, ROC-AUC and PR-AUC count each clip's top-k teacher tags as its positives,
+and the metrics add the agreement with the teacher (``metrics.agreement``).
 """
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from zoo.models.inference_call import inference_function
-from zoo.training.metrics import per_tag_scores, summarise
+from zoo.training.metrics import agreement, per_tag_scores, summarise
 
 __all__ = ["Evaluation", "evaluate", "clip_patches"]
 
@@ -26,6 +30,7 @@ class Evaluation:
     per_tag: object  # pandas.DataFrame from metrics.per_tag_scores
     clip_scores: np.ndarray
     labels: np.ndarray
+    agreement: dict = field(default_factory=dict)  # with soft targets: metrics.agreement (also in metrics)
 
 
 def clip_patches(waveform, patch_samples):
@@ -98,5 +103,6 @@ def evaluate(model, dataset, split, patch_samples, batch_size=32):
     clip_scores = np.zeros_like(labels)
     np.add.at(clip_scores, owners, patch_scores)
     clip_scores /= np.bincount(owners, minlength=len(labels))[:, None]
-    per_tag = per_tag_scores(labels, clip_scores, dataset.tags, dataset.tag_groups)
-    return Evaluation(loss, summarise(per_tag), per_tag, clip_scores, labels)
+    per_tag = per_tag_scores(dataset.metric_labels(labels), clip_scores, dataset.tags, dataset.tag_groups)
+    agreed = agreement(labels, clip_scores, dataset.soft_top_k) if dataset.soft_top_k else {}
+    return Evaluation(loss, {**summarise(per_tag), **agreed}, per_tag, clip_scores, labels, agreed)

@@ -68,9 +68,9 @@ def _open(dataset, seed, data_root, skip_bad_files, progress):
     elif isinstance(dataset, Mapping) and "kind" in dataset:
         spec = dict(dataset)
     else:
-        raise ValueError(f"dataset must be a name (gm, gm:TRAIN,VALID,TEST, mtat:PATH, manifest:PATH.csv), a spec "
-                         f"dict from zoo.datasets.parse_dataset or a TaggingDataset; got {dataset!r} "
-                         f"({type(dataset).__name__})")
+        raise ValueError(f"dataset must be a name (gm, gm:TRAIN,VALID,TEST, mtat:PATH, manifest:PATH.csv, "
+                         f"soft:PATH.csv), a spec dict from zoo.datasets.parse_dataset or a TaggingDataset; "
+                         f"got {dataset!r} ({type(dataset).__name__})")
     return open_dataset(spec, progress=progress, skip_bad_files=skip_bad_files), spec
 
 
@@ -134,10 +134,20 @@ class _Progress:
             self.bar.update(index, [("loss", loss)])
 
 
-def _epoch_line(row, epochs, improved):
+def _time_left(history, epochs):
+    """'; about 12 min left' from the mean epoch so far ('' after the last epoch)."""
+    left = epochs - history[-1]["epoch"]
+    if left <= 0:
+        return ""
+    seconds = left * float(np.mean([row["seconds"] + row.get("checkpoint_seconds", 0.0) for row in history]))
+    return f"; about {seconds / 60:.0f} min left" if seconds >= 90 else f"; about {seconds:.0f} s left"
+
+
+def _epoch_line(row, epochs, improved, history):
     best = "  [best]" if improved else ""
     return (f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}  val_loss {row['val_loss']:.4f}  "
-            f"val_roc_auc {row['val_roc_auc']:.4f}  lr {row['learning_rate']:.3g}  {row['seconds']:.0f} s{best}")
+            f"val_roc_auc {row['val_roc_auc']:.4f}  lr {row['learning_rate']:.3g}  {row['seconds']:.0f} s{best}"
+            f"{_time_left(history, epochs)}")
 
 
 class _LoopState:
@@ -360,7 +370,8 @@ class _Trainer:
                "val_roc_auc": validation.metrics["roc_auc"], "val_pr_auc": validation.metrics["pr_auc"],
                "learning_rate": float(state.learning_rate), "phase": state.phase + 1,
                "seconds": validated - start, "steps_seconds": steps_done - start,
-               "validation_seconds": validated - steps_done}
+               "validation_seconds": validated - steps_done,
+               **{f"val_{name}": value for name, value in validation.agreement.items()}}
         improved = validation.loss < state.best_val_loss
         best_weights = self._update_state(model, state, row, improved, best_weights)
         self.run.save_checkpoint(epoch, model, best_weights, optimizer, state.as_dict())
@@ -370,9 +381,9 @@ class _Trainer:
         # What saving cost, known only now: in history.csv, and in the next epoch's checkpoint.
         row["checkpoint_seconds"] = time.perf_counter() - validated
         self.run.write_history(state.history)
-        self._say(_epoch_line(row, recipe.epochs, improved) if not self.interactive
+        self._say(_epoch_line(row, recipe.epochs, improved, state.history) if not self.interactive
                   else f"  val_loss {row['val_loss']:.4f}  val_roc_auc {row['val_roc_auc']:.4f}"
-                       + ("  [best]" if improved else ""))
+                       + ("  [best]" if improved else "") + _time_left(state.history, recipe.epochs))
         return best_weights
 
     def _update_state(self, model, state, row, improved, best_weights):
