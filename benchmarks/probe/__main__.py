@@ -90,12 +90,9 @@ def _one(model, task, args, scene):
             pass  # a damaged result: computed again
     embeddings = task_embeddings(model.name, task, cache_dir=os.path.join(args.out, "embeddings"), scene=scene,
                                  runtime=args.runtime, label=model.label, progress=not args.quiet)
-    from zoo.hear.embedder import Embedder
-
-    names = Embedder(model.name, scene=scene).scene_names
     rows = [{"model": model.label, "kind": model.kind, "beside": model.of, "task": task.name, **row,
-             "classifier": args.classifier, "embedding": "+".join(names), "dims": embeddings.vectors.shape[1],
-             "clips_per_second": embeddings.clips_per_second}
+             "classifier": args.classifier, "embedding": "+".join(embeddings.names),
+             "dims": embeddings.vectors.shape[1], "clips_per_second": embeddings.clips_per_second}
             for row in evaluate(task, embeddings, classifier=args.classifier, seeds=tuple(range(args.seeds)))]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with atomic_path(path) as temporary, open(temporary, "w") as handle:

@@ -40,6 +40,7 @@ class TaskEmbeddings:
     keys: list  # example_key of each row
     vectors: np.ndarray  # [clips, d] float32
     clips_per_second: float  # embedding throughput when computed (NaN if it came from an older cache)
+    names: tuple = ()  # the embeddings each vector joins
 
     def rows(self, keys):
         index = {key: i for i, key in enumerate(self.keys)}
@@ -97,7 +98,7 @@ def task_embeddings(model_name, task, *, cache_dir, scene=None, runtime="keras",
     done = _load(folder / _DONE, keys)
     if done is not None:
         rate = float(done[2].get("clips_per_second", np.nan))
-        return TaskEmbeddings(done[0], done[1], rate)
+        return TaskEmbeddings(done[0], done[1], rate, embedder.scene_names)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / _KEY) as temporary, open(temporary, "w") as handle:
         json.dump(described, handle, indent=1)
@@ -126,4 +127,4 @@ def task_embeddings(model_name, task, *, cache_dir, scene=None, runtime="keras",
     _save_npz(folder / _DONE, keys=np.array(keys), vectors=matrix, clips_per_second=np.array(rate))
     for part in folder.glob("part-*.npz"):
         os.remove(part)
-    return TaskEmbeddings(keys, matrix, rate)
+    return TaskEmbeddings(keys, matrix, rate, embedder.scene_names)
