@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.cache import cache_dir
+from zoo.datasets.csv_table import read_table, rows_problem
 from zoo.datasets.decoded_audio import CACHE_FOLDER, decode_all
 from zoo.datasets.tagging_dataset import SPLITS, TaggingDataset
 
@@ -25,42 +26,14 @@ __all__ = ["ManifestError", "load_manifest", "TAG_SEPARATOR", "SPLIT_FRACTIONS"]
 TAG_SEPARATOR = ";"
 SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 REQUIRED_COLUMNS = ("path", "tags")
-SHOWN_ROWS = 3  # offending rows named in an error; the count covers all of them
 
 
 class ManifestError(ValueError):
     """The manifest cannot be trained on: bad columns, rows, files or splits."""
 
 
-def _csv_line(index):
-    return index + 2  # pandas row 0 is line 2 of the file, after the header
-
-
-def _problem(what, rows, details=None):
-    """'3 rows without tags (lines 4, 7, 9)' with the first SHOWN_ROWS named."""
-    shown = [f"{_csv_line(i)}" + (f": {details[i]}" if details else "") for i in rows[:SHOWN_ROWS]]
-    more = f", and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
-    noun = "row" if len(rows) == 1 else "rows"
-    return f"{len(rows)} {noun} {what} (line {'; line '.join(shown)}{more})"
-
-
 def _read_csv(csv_path):
-    if not os.path.isfile(csv_path):
-        raise ManifestError(f"manifest {csv_path}: no such file")
-    try:
-        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ManifestError(f"manifest {csv_path}: not a readable CSV ({str(error).strip()})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ManifestError(
-            f"manifest {csv_path}: missing column(s) {', '.join(missing)}; it has {', '.join(frame.columns)} "
-            f"(expected path, tags and optionally split)"
-        )
-    if frame.empty:
-        raise ManifestError(f"manifest {csv_path}: no rows")
-    return frame
+    return read_table(csv_path, REQUIRED_COLUMNS, ManifestError, "manifest", "path, tags and optionally split")
 
 
 def _parse_tags(cell):
@@ -71,15 +44,15 @@ def _row_problems(frame):
     problems = []
     no_path = [i for i, p in enumerate(frame["path"]) if not str(p).strip()]
     if no_path:
-        problems.append(_problem("without a path", no_path))
+        problems.append(rows_problem("without a path", no_path))
     no_tags = [i for i, t in enumerate(frame["tags"]) if not _parse_tags(t)]
     if no_tags:
-        problems.append(_problem("without tags", no_tags))
+        problems.append(rows_problem("without tags", no_tags))
     if "split" in frame.columns:
         bad = [i for i, s in enumerate(frame["split"]) if s.strip() not in SPLITS]
         if bad:
             values = {i: repr(frame["split"][i]) for i in bad}
-            problems.append(_problem(f"with a split other than {'/'.join(SPLITS)}", bad, values))
+            problems.append(rows_problem(f"with a split other than {'/'.join(SPLITS)}", bad, values))
     return problems
 
 
@@ -115,7 +88,7 @@ def load_manifest(csv_path, sample_rate=16000, seed=0, skip_bad_files=False, pro
     if bad and not skip_bad_files:
         details = {i: prepared[i][1] for i in bad}
         raise ManifestError(
-            f"manifest {csv_path}: {_problem('with missing or undecodable audio', bad, details)}; "
+            f"manifest {csv_path}: {rows_problem('with missing or undecodable audio', bad, details)}; "
             "fix them or pass --skip_bad_files to train on the rest"
         )
     splits = [s.strip() for s in frame["split"]] if "split" in frame.columns else _seeded_splits(len(frame), seed)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.cache import cache_dir
+from zoo.datasets.csv_table import read_table, rows_problem
 from zoo.datasets.decoded_audio import CACHE_FOLDER, decode_all
 from zoo.datasets.tagging_dataset import SPLITS, TaggingDataset
 from zoo.files import atomic_path
@@ -35,7 +36,6 @@ __all__ = ["REQUIRED_COLUMNS", "SOFT_TOP_K", "SoftTargetsError", "load_soft_targ
 REQUIRED_COLUMNS = ("path", "split", "targets")
 REQUIRED_ARRAYS = ("scores", "starts", "patch_samples", "sample_rate", "tags")
 SOFT_TOP_K = 5  # the teacher's top 5 per patch, as zoo.tag shows by default
-SHOWN = 3  # offending rows named in an error
 
 
 class SoftTargetsError(ValueError):
@@ -72,30 +72,13 @@ def read_targets(path):
     return arrays
 
 
-def _rows(what, rows, details=None):
-    shown = [f"line {i + 2}" + (f": {details[i]}" if details else "") for i in rows[:SHOWN]]
-    more = f", and {len(rows) - SHOWN} more" if len(rows) > SHOWN else ""
-    return f"{len(rows)} row{'s' if len(rows) != 1 else ''} {what} ({'; '.join(shown)}{more})"
-
-
 def _read_csv(csv_path):
-    if not os.path.isfile(csv_path):
-        raise SoftTargetsError(f"soft targets {csv_path}: no such file")
-    try:
-        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise SoftTargetsError(f"soft targets {csv_path}: not a readable CSV ({str(error).strip()})") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise SoftTargetsError(f"soft targets {csv_path}: missing column(s) {', '.join(missing)} (expected "
-                               f"{', '.join(REQUIRED_COLUMNS)})")
-    if frame.empty:
-        raise SoftTargetsError(f"soft targets {csv_path}: no rows")
+    frame = read_table(csv_path, REQUIRED_COLUMNS, SoftTargetsError, "soft targets", ", ".join(REQUIRED_COLUMNS))
     bad = [i for i, s in enumerate(frame["split"]) if s.strip() not in SPLITS]
     if bad:
         raise SoftTargetsError(f"soft targets {csv_path}: "
-                               + _rows(f"with a split other than {'/'.join(SPLITS)}", bad,
-                                       {i: repr(frame['split'][i]) for i in bad}))
+                               + rows_problem(f"with a split other than {'/'.join(SPLITS)}", bad,
+                                              {i: repr(frame['split'][i]) for i in bad}))
     return frame
 
 
@@ -109,7 +92,7 @@ def _load_all_targets(csv_path, paths):
             problems[index] = " ".join(str(error).split())
     if problems:
         raise SoftTargetsError(f"soft targets {csv_path}: "
-                               + _rows("with unreadable targets", sorted(problems), problems))
+                               + rows_problem("with unreadable targets", sorted(problems), problems))
     return targets
 
 
@@ -117,12 +100,13 @@ def _check_agreement(csv_path, targets, sample_rate):
     tags = [tuple(t["tags"].tolist()) for t in targets]
     other = [i for i, names in enumerate(tags) if names != tags[0]]
     if other:
-        raise SoftTargetsError(f"soft targets {csv_path}: " + _rows("with other tag names than line 2's", other))
+        raise SoftTargetsError(f"soft targets {csv_path}: "
+                               + rows_problem("with other tag names than line 2's", other))
     rates = {i: int(t["sample_rate"]) for i, t in enumerate(targets) if int(t["sample_rate"]) != sample_rate}
     if rates:
         raise SoftTargetsError(f"soft targets {csv_path}: "
-                               + _rows(f"with targets at another rate than {sample_rate} Hz", sorted(rates),
-                                       {i: f"{r} Hz" for i, r in rates.items()}))
+                               + rows_problem(f"with targets at another rate than {sample_rate} Hz", sorted(rates),
+                                              {i: f"{r} Hz" for i, r in rates.items()}))
     return tags[0]
 
 
@@ -143,14 +127,15 @@ def load_soft_targets(csv_path, sample_rate=16000, progress=False):
     decoded = decode_all(sources, sample_rate, progress, "Preparing distillation audio")
     bad = {i: error for i, (name, error) in enumerate(decoded) if name is None}
     if bad:
-        raise SoftTargetsError(f"soft targets {csv_path}: " + _rows("with missing or undecodable audio", sorted(bad),
-                                                                    bad))
+        raise SoftTargetsError(f"soft targets {csv_path}: "
+                               + rows_problem("with missing or undecodable audio", sorted(bad), bad))
     beyond = {i: f"{int(t['starts'].max()) / sample_rate:.1f} s > {seconds:.1f} s"
               for i, (t, (_, seconds)) in enumerate(zip(targets, decoded))
               if int(t["starts"].max()) >= round(seconds * sample_rate)}
     if beyond:
         raise SoftTargetsError(f"soft targets {csv_path}: "
-                               + _rows("with patches starting after the end of the audio", sorted(beyond), beyond))
+                               + rows_problem("with patches starting after the end of the audio", sorted(beyond),
+                                              beyond))
     pieces = []
     for index, (target, (wav, _)) in enumerate(zip(targets, decoded)):
         count = len(target["scores"])
