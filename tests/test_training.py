@@ -329,3 +329,12 @@ def test_pretrained_body_with_a_new_head():
             for ours, theirs in zip(layer.get_weights(), pretrained.get_layer(layer.name).get_weights()):
                 np.testing.assert_array_equal(ours, theirs)
     assert len(zoo.tag_names(zoo.load("musicnn", weights="mtt", num_classes=50))) == 50
+
+
+def test_learning_rate_scales_every_phase_and_is_checked():
+    won = resolve_recipe("won2020", learning_rate=1e-5)
+    assert [p.learning_rate for p in won.phases] == pytest.approx(
+        [p.learning_rate / 10 for p in RECIPES["won2020"].phases])
+    assert resolve_recipe("default", learning_rate=None) == RECIPES["default"]
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        resolve_recipe("default", learning_rate=0.0)

@@ -34,6 +34,8 @@ flags.DEFINE_string("out", None, "Output folder (model.keras, history.csv, metri
 flags.DEFINE_string("recipe", "default", "Training recipe: default, musicnn or won2020.", flag_values=FLAGS)
 flags.DEFINE_integer("epochs", None, "Epochs (default: the recipe's).", flag_values=FLAGS)
 flags.DEFINE_integer("batch_size", None, "Global batch size (default: the recipe's).", flag_values=FLAGS)
+flags.DEFINE_float("learning_rate", None, "Learning rate of the first phase; later phases keep their ratio to it "
+                   "(default: the recipe's).", flag_values=FLAGS)
 flags.DEFINE_float("input_seconds", None, "Training crop / evaluation patch length (default: the recipe's).",
                    flag_values=FLAGS)
 flags.DEFINE_string("weights", None, "Pretrained weights to start from (mtt, msd); the head is new.",
@@ -90,7 +92,8 @@ def main(argv=None):
         from zoo.training.trainer import train
 
         train(FLAGS.model, FLAGS.dataset, out_dir=FLAGS.out, recipe=FLAGS.recipe, epochs=FLAGS.epochs,
-                  batch_size=FLAGS.batch_size, weights=FLAGS.weights, freeze=FLAGS.freeze, strategy=FLAGS.strategy,
+                  batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate, weights=FLAGS.weights,
+                  freeze=FLAGS.freeze, strategy=FLAGS.strategy,
                   seed=FLAGS.seed, input_seconds=FLAGS.input_seconds, mixed_precision=FLAGS.mixed_precision,
                   skip_bad_files=FLAGS.skip_bad_files, data_root=FLAGS.data_root)
     except KeyboardInterrupt:

@@ -103,8 +103,13 @@ RECIPES = {
 }
 
 
-def resolve_recipe(name, **overrides):
-    """RECIPES[name] with the non-None ``overrides`` (epochs, batch_size, input_seconds, ...)."""
+def resolve_recipe(name, learning_rate=None, **overrides):
+    """RECIPES[name] with the non-None ``overrides`` (epochs, batch_size, input_seconds, ...);
+    ``learning_rate`` scales every phase's rate so that the first phase starts at it.
+
+        >>> resolve_recipe("default", learning_rate=1e-4).phases[0].learning_rate
+        0.0001
+    """
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
     fields = {f.name for f in dataclasses.fields(Recipe)}
@@ -115,4 +120,9 @@ def resolve_recipe(name, **overrides):
     positive_int(recipe.epochs, "epochs")
     positive_int(recipe.batch_size, "batch_size")
     positive_number(recipe.input_seconds, "input_seconds", unit="seconds")
+    if learning_rate is not None:
+        positive_number(learning_rate, "learning_rate")
+        factor = learning_rate / recipe.phases[0].learning_rate
+        recipe = dataclasses.replace(recipe, phases=tuple(
+            dataclasses.replace(phase, learning_rate=phase.learning_rate * factor) for phase in recipe.phases))
     return recipe

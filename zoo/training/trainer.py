@@ -191,16 +191,17 @@ def _log_scalars(writer, row):
     writer.flush()
 
 
-def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=None, weights=None, freeze=None,
-          strategy=None, seed=0, input_seconds=None, mixed_precision=False, skip_bad_files=False, data_root=None,
-          verbose=True, **model_options):
+def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=None, learning_rate=None,
+          weights=None, freeze=None, strategy=None, seed=0, input_seconds=None, mixed_precision=False,
+          skip_bad_files=False, data_root=None, verbose=True, **model_options):
     """Train (or fine-tune) zoo model ``model`` on ``dataset``; resume a killed run in ``out_dir``.
 
     Args:
         model: model id or alias (``zoo.list_models()``).
         dataset: ``"gm"``, ``"mtat:PATH"``, ``"manifest:PATH.csv"`` or a ``TaggingDataset``.
         out_dir: where model.keras, history.csv, metrics.json, per_tag.csv and checkpoints go.
-        recipe: ``zoo.training.RECIPES`` name; epochs, batch_size, input_seconds override it.
+        recipe: ``zoo.training.RECIPES`` name; epochs, batch_size, input_seconds override it, and
+            learning_rate scales its phases' rates so that the first starts there.
         weights: pretrained set ("mtt", "msd"): every layer but the head, a new head for the tags.
         freeze: None, "frontend" or "backbone" (see ``zoo.training.freezing``).
         strategy: None or a name of ``zoo.training.strategies.STRATEGIES`` for Keras' backend
@@ -213,7 +214,8 @@ def train(model, dataset, *, out_dir, recipe="default", epochs=None, batch_size=
 
     Returns a ``TrainingResult``. Rerunning a finished ``out_dir`` trains nothing.
     """
-    recipe = resolve_recipe(recipe, epochs=epochs, batch_size=batch_size, input_seconds=input_seconds)
+    recipe = resolve_recipe(recipe, epochs=epochs, batch_size=batch_size, input_seconds=input_seconds,
+                            learning_rate=learning_rate)
     model_id = registry.resolve(model).model_id
     if freeze not in FREEZE_MODES:
         raise ValueError(f"unknown freeze mode {freeze!r}; known: frontend, backbone, none")
