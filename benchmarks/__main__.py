@@ -31,6 +31,8 @@ flags.DEFINE_enum("strategy", "default", STRATEGY_NAMES, "Distribution strategy 
 flags.DEFINE_bool("jit_compile", False, "Compile training and inference with XLA.")
 flags.DEFINE_string("data_root", None, "Where datasets are rendered/cached (default: the zoo cache).")
 flags.DEFINE_integer("seed", 0, "Seed of the data (rendering, manifest split) and of the first training run.")
+flags.DEFINE_string("weights", None, "Registered weights every model starts from (e.g. mtt-distilled): every layer "
+                    "but the head, which is new for the dataset's tags; default: random init.")
 flags.DEFINE_integer("seeds", None, "Training runs per model, seeds seed..seed+N-1, same data (default: the preset's).")
 
 
@@ -68,6 +70,7 @@ def _worker_spec(model_id, seed, preset, dataset):
         "strategy": FLAGS.strategy,
         "jit_compile": FLAGS.jit_compile,
         "seed": seed,
+        "weights": FLAGS.weights,
         # Latency and throughput are the architecture's, not the seed's: timed on the first seed.
         "time_inference": seed == FLAGS.seed,
         "scaling_seconds": list(preset.scaling_seconds),

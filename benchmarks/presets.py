@@ -32,6 +32,12 @@ def _back_end_models():
     return tuple(f"{b}-{SWEEP_FRONT_END}" for b in registry.back_ends())
 
 
+def _distilled_students():
+    """The issue's 12 students: the front-end axis on musicnn's back-end, the back-end axis on musicnn's front-end."""
+    return tuple(m for m in _front_end_models() if m != "musicnn-vertical-horizontal") + tuple(
+        f"{b}-vertical-horizontal" for b in registry.back_ends() if b != "musicnn")
+
+
 def _sweep_models():
     return tuple(dict.fromkeys(_front_end_models() + _back_end_models()))
 
@@ -67,6 +73,13 @@ PRESETS = {
     "sweep": Preset(
         models=_sweep_models(),
         clips=(400, 80, 160), epochs=8, batch_size=16, scaling_seconds=(10, 30), latency_repeats=30, anchor=True,
+    ),
+    # The mtt-distilled students fine-tuned against the same architectures from scratch (run it with
+    # and without --weights=mtt-distilled), on the data and budget of "default".
+    "fine-tuning": Preset(
+        models=_distilled_students(),
+        clips=(320, 80, 160), epochs=4, batch_size=16, scaling_seconds=(), latency_repeats=5, anchor=False,
+        seeds=3,
     ),
     "full": Preset(
         models=tuple(registry.list_models()),

@@ -28,13 +28,14 @@ __all__ = ["run"]
 
 
 def _train(model_id, spec, train_dir, strategy):
-    """Trains through the zoo's trainer (recipe "default", the preset's epochs and batch)."""
+    """Trains through the zoo's trainer (recipe "default", the preset's epochs and batch), from the
+    spec's weights where it names some."""
     rss_before = measure.current_rss_mb()
     measure.reset_gpu_peak()
     start = time.perf_counter()
     result = zoo.train(model_id, spec["dataset"], out_dir=train_dir, recipe="default", epochs=spec["epochs"],
                        batch_size=spec["batch_size"], input_seconds=spec["input_seconds"], strategy=strategy,
-                       seed=spec["seed"], verbose=True)
+                       seed=spec["seed"], weights=spec.get("weights"), verbose=True)
     costs = {
         "train_seconds": time.perf_counter() - start,
         "train_rss_growth_mb": measure.peak_rss_mb() - rss_before,
@@ -114,6 +115,7 @@ def run(spec, train_dir):
     row["device"] = measure.device_name()
     row["backend"] = keras.config.backend()
     row.update({k: spec[k] for k in ("epochs", "batch_size", "input_seconds", "jit_compile", "strategy")})
+    row["weights"] = spec.get("weights") or ""
     return row, result.per_tag
 
 

@@ -222,3 +222,26 @@ def test_multi_worker_strategy_runs_on_two_local_workers(smoke_run, tmp_path):
     tables = [pd.read_csv(tmp_path / f"out{index}" / "results.csv") for index in range(2)]
     assert tables[0].roc_auc.tolist() == tables[1].roc_auc.tolist()
     assert tables[0].strategy.tolist() == ["multi_worker"]
+
+
+def test_fine_tuning_gain_pairs_runs_by_model_and_seed(tmp_path):
+    from benchmarks.fine_tuning_gain import main as gain_main
+
+    def results(folder, rows):
+        folder.mkdir()
+        pd.DataFrame(rows, columns=["model", "seed", "roc_auc", "pr_auc", "train_seconds"]).to_csv(
+            folder / "results.csv", index=False)
+
+    results(tmp_path / "scratch", [("a", s, 0.70 + 0.01 * s, 0.4, 10.0) for s in range(3)]
+            + [("b", s, 0.80, 0.5, 10.0) for s in range(3)] + [("c", 0, 0.7, 0.4, 10.0)])
+    results(tmp_path / "pretrained", [("a", s, 0.80 + 0.01 * s + 0.001 * (s % 2), 0.5, 5.0) for s in range(3)]
+            + [("b", s, 0.80 + (0.01, -0.01, 0.0)[s], 0.5, 5.0) for s in range(2)])
+    assert gain_main([str(tmp_path / "scratch"), str(tmp_path / "pretrained"), "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "gain.csv").set_index("model")
+    assert list(table.index) == ["a", "b"] and list(table.seeds) == [3, 2]
+    assert table.loc["a", "roc_auc_gain"] == pytest.approx(0.1 + 0.001 / 3)
+    assert table.loc["a", "verdict"] == "helps" and table.loc["b", "verdict"] == "no clear difference"
+    assert table.loc["a", "train_seconds_pretrained"] == 5.0
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert "| `a` | 3 |" in report and "2 run(s) of one side have no partner" in report
+    assert gain_main([str(tmp_path / "none"), str(tmp_path / "pretrained"), "--out", str(tmp_path / "x")]) == 1
