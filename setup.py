@@ -35,6 +35,8 @@ setup(
     description="Audio classification model zoo (front-end x back-end taxonomy) for Keras 3: TensorFlow, JAX, PyTorch",
     packages=find_packages(include=["zoo", "zoo.*", "pretrained", "pretrained.*", "export", "export.*",
                                     "benchmarks", "benchmarks.*"]),
+    # the distilled students' weights and cards ship with the package (pretrained.mtt_distilled)
+    package_data={"pretrained": ["weights/mtt-distilled/*.weights.h5", "weights/mtt-distilled/cards.json"]},
     python_requires=">=3.9,<3.13",
     install_requires=PINNED + [
         "pandas",
@@ -69,6 +71,7 @@ setup(
         # callable returning WeightsEntry objects, so zoo never imports the packages built on it.
         "audio_zoo.weights": [
             "musicnn = pretrained.musicnn:weights_entries",
+            "mtt-distilled = pretrained.mtt_distilled:weights_entries",
         ],
     },
 )

@@ -23,7 +23,7 @@ from export.patching import patch_samples
 from export.versions import version_directory
 from zoo.models import registry
 from zoo.models.input_stage import frames_to_samples
-from zoo.models.model_files import is_model_path, model_file
+from zoo.models.model_files import is_model_path, model_file, split_model_name
 from zoo.tagging.analyser import file_patching
 
 __all__ = ["ExportedModel", "build_servable_model", "export_saved_model", "servable", "serving_model_name"]
@@ -61,8 +61,11 @@ def servable(model_or_id, *, weights=None, sample_rate=DEFAULT_SAMPLE_RATE, **bu
     if isinstance(model_or_id, keras.Model):
         return model_or_id, serving_model_name(model_or_id), None
     if not is_model_path(model_or_id):
-        model = build_servable_model(model_or_id, weights=weights, sample_rate=sample_rate, **build)
-        return model, serving_model_name(model_or_id), None
+        model_id, named = split_model_name(model_or_id)  # ID:WEIGHTS, as every entry point takes it
+        if named is not None and weights not in (None, named):
+            raise registry.InvalidOverrideError(f"{model_or_id} names the weights {named!r} and --weights {weights!r}")
+        model = build_servable_model(model_id, weights=named or weights, sample_rate=sample_rate, **build)
+        return model, serving_model_name(model_id), None
     if weights is not None or build or sample_rate != DEFAULT_SAMPLE_RATE:
         raise registry.InvalidOverrideError(f"{model_or_id} is exported as it was saved; --weights, --sample_rate, "
                                             "--input_seconds and model options apply to registry ids only")

@@ -4,6 +4,8 @@
     python -m pretrained corpus                  # the Debian music corpus: packages, licences, hours, split
     python -m pretrained distil --student maxpool-vertical-horizontal --teacher musicnn:mtt \\
         --out runs/distil/maxpool-vertical-horizontal --epochs 8 --freeze frontend
+    python -m pretrained publish runs/distil/maxpool-vertical-horizontal   # into the mtt-distilled weights
+    python -m pretrained cards                   # docs/mtt-distilled.md from the published cards
 
 ``convert`` is useful before going offline, or to fill a cache directory (``ZOO_CACHE_DIR``) that
 CI keeps. ``distil`` resumes a killed run when given the same command again (docs/distillation.md).
@@ -52,6 +54,8 @@ def _parser():
     distil.add_argument("--out", required=True, help="run folder (resumable: give the same command again)")
     distil.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, 8)")
     distil.add_argument("--batch-size", type=int, default=None, help="global batch (default: the recipe's, 16)")
+    distil.add_argument("--learning-rate", type=float, default=None,
+                        help="the first phase's learning rate (default: the recipe's, 1e-3)")
     distil.add_argument("--recipe", default="default", help="zoo.training recipe (default: default)")
     distil.add_argument("--freeze", choices=["frontend"], default=None,
                         help="hold the front-end still (it starts from the teacher's)")
@@ -63,6 +67,13 @@ def _parser():
     distil.add_argument("--cache-dir", default=None,
                         help="where archive members and the teacher's scores are cached (default: the zoo cache)")
     _corpus_arguments(distil)
+    publish = commands.add_parser("publish", help="ship distilled students as mtt-distilled weights (float16 "
+                                                  "kernels, a model card each)")
+    publish.add_argument("runs", nargs="+", metavar="RUN", help="run folders of `distil`")
+    cards = commands.add_parser("cards", help="write the model-card page of the mtt-distilled weights")
+    cards.add_argument("--out", default=None, help="the page (default: docs/mtt-distilled.md of this checkout)")
+    cards.add_argument("--probe", default=None, help="scores.csv of python -m benchmarks.probe on the students")
+    cards.add_argument("--fine-tuning", default=None, help="gain.csv of python -m benchmarks.fine_tuning_gain")
     return parser
 
 
@@ -94,8 +105,31 @@ def _distil(args):
     from pretrained.distillation.command import distil
 
     distil(args.student, args.out, teacher=args.teacher, epochs=args.epochs, batch_size=args.batch_size,
+           learning_rate=args.learning_rate,
            freeze=args.freeze, frontend=args.frontend, recipe=args.recipe, seed=args.seed, packages=args.packages,
            held_out=args.held_out, root=args.root, cache_root=args.cache_dir, runtime=args.runtime)
+
+
+def _publish(args):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from pretrained.distillation.publish import publish
+
+    for run in args.runs:
+        publish(run)
+    _cards(argparse.Namespace(out=None, probe=None, fine_tuning=None))
+
+
+def _cards(args):
+    from pretrained.distillation.model_cards import PAGE, add_evaluations, write_page
+    from pretrained.mtt_distilled import read_cards, write_cards
+
+    if args.probe or args.fine_tuning:
+        write_cards(add_evaluations(read_cards(), args.probe, args.fine_tuning))
+    print(f"model cards: {write_page(args.out or PAGE)}")
+
+
+COMMANDS = {"convert": lambda args: convert_all(args.source, args.force, args.only), "corpus": _corpus,
+            "distil": _distil, "publish": _publish, "cards": _cards}
 
 
 def _errors():
@@ -112,12 +146,7 @@ def _errors():
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        if args.command == "convert":
-            convert_all(args.source, args.force, args.only)
-        elif args.command == "corpus":
-            _corpus(args)
-        else:
-            _distil(args)
+        COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; give the same command again to resume", file=sys.stderr)
         return 130

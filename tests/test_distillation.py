@@ -10,6 +10,7 @@ import sys
 import time
 import zipfile
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -322,6 +323,52 @@ def test_distil_resumes_after_kill_and_writes_the_agreement(tree, cache, targets
     import zoo
 
     assert zoo.tag_names(zoo.load(str(out))) == list(MTT_TAGS)
+    _published_student_loads_as_trained(out, tmp_path / "shipped", summary)
+
+
+def _published_student_loads_as_trained(run, folder, summary):
+    import zoo
+    from pretrained.distillation.model_cards import page
+    from pretrained.distillation.publish import check_signal, publish
+    from pretrained.mtt_distilled import read_cards, weights_entries, weights_path
+
+    card = publish(run, folder=folder, log=lambda line: None)
+    assert read_cards(folder / "cards.json") == {"maxpool-frame-single": card}
+    assert card["agreement"]["top5_overlap"] == round(summary["top5_overlap"], 4)
+    assert card["frontend"] == "random start, trained" and card["recipe"]["epochs"] == 4
+    assert card["float16_max_abs_diff"] <= 1e-3
+    assert card["bytes"] == os.path.getsize(weights_path(card["model"], folder))
+    with h5py.File(weights_path(card["model"], folder)) as handle:
+        kinds = set()
+        handle.visititems(lambda name, item: kinds.add((item.ndim >= 2, str(item.dtype)))
+                          if isinstance(item, h5py.Dataset) else None)
+    assert kinds == {(True, "float16"), (False, "float32")}
+    (entry,) = weights_entries(folder)
+    model = zoo.load("maxpool-frame-single")
+    entry.load_into(model)
+    trained = zoo.load(str(run)).predict(check_signal()[None], verbose=0)[0]
+    np.testing.assert_allclose(model.predict(check_signal()[None], verbose=0)[0], trained, atol=1e-3)
+    np.testing.assert_allclose(card["check_scores"], trained, atol=1e-3)
+    assert "`maxpool-frame-single`" in page(read_cards(folder / "cards.json"))
+    _evaluations_reach_the_page(read_cards(folder / "cards.json"), folder)
+
+
+def _evaluations_reach_the_page(cards, folder):
+    from pretrained.distillation.model_cards import add_evaluations, page
+
+    name = "maxpool-frame-single:mtt-distilled"
+    pd.DataFrame([(name, "pretrained", name, "tempo", "top1_acc", 0.5), (name, "pretrained", name, "tempo", "x", 9),
+                  ("twin", "random twin", name, "tempo", "top1_acc", 0.4),
+                  ("o", "pretrained", "o", "tempo", "top1_acc", 1)],
+                 columns=["model", "kind", "beside", "task", "metric", "score"]).to_csv(folder / "scores.csv")
+    pd.DataFrame([{"model": "maxpool-frame-single", "seeds": 3, "roc_auc_scratch": 0.7, "roc_auc_pretrained": 0.75,
+                   "roc_auc_gain": 0.05, "roc_auc_gain_ci95": 0.01, "verdict": "helps"}]).to_csv(folder / "gain.csv")
+    card = add_evaluations(cards, folder / "scores.csv", folder / "gain.csv")["maxpool-frame-single"]
+    assert card["probe"] == {"tempo (top1_acc)": [0.5, 0.4]}
+    assert card["fine_tuning"]["verdict"] == "helps" and card["fine_tuning"]["seeds"] == 3
+    text = page({"maxpool-frame-single": card})
+    assert "| `maxpool-frame-single` | 0.500 / 0.400 (+0.100) |" in text
+    assert "| `maxpool-frame-single` | 3 | 0.700 | 0.750 | +0.050 ± 0.010 | helps |" in text
 
 
 def test_distil_option_errors_are_one_line(tree, cache, tmp_path, capsys):

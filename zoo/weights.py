@@ -55,6 +55,9 @@ class WeightsEntry:
     prepare: Optional[Callable] = None  # prepare(): fetch and convert ahead of time (e.g. before going offline)
     sample_rate: Optional[int] = None  # of the audio it was trained on; zoo.load refuses another (None: any)
     content_hash: str = ""  # of a weights file: conversions of the model are cached under it
+    # Weights of a fixed-length model trained on inputs of this many samples: tagging cuts patches
+    # of that length (None: any length; tagging cuts musicnn's 3 s patches).
+    input_samples: Optional[int] = None
 
     @property
     def num_classes(self):

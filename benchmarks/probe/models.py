@@ -63,9 +63,11 @@ def _pretrained_network(name):
     from zoo.models.registry import FIXED, resolve
 
     resolved = resolve(model)
-    # Tagging's patch length (musicnn's 187 frames) for a fixed-length back-end; else any length.
-    seconds = _patching(None, None).samples / 16000 if resolved.back.length_policy == FIXED else None
-    resolve_weights(resolved.model_id, weights)
+    entry = resolve_weights(resolved.model_id, weights)
+    # A fixed-length back-end: the input its weights were trained on, else tagging's patch length
+    # (musicnn's 187 frames); any length otherwise.
+    seconds = ((entry.input_samples or _patching(None, None).samples) / 16000
+               if resolved.back.length_policy == FIXED else None)
     return zoo.load(resolved.model_id, weights=weights, input_seconds=seconds), None
 
 

@@ -67,7 +67,8 @@ def _write_json(path, value):
             json.dump(value, handle, indent=2, default=float)
 
 
-def distil(student, out, *, teacher=DEFAULT_TEACHER, epochs=None, batch_size=None, freeze=None, frontend=None,
+def distil(student, out, *, teacher=DEFAULT_TEACHER, epochs=None, batch_size=None, learning_rate=None, freeze=None,
+           frontend=None,
            recipe="default", seed=0, packages=None, held_out=HELD_OUT, root="/", cache_root=None, runtime="onnx",
            log=print):
     """Distil ``teacher`` into the zoo model ``student`` in the run folder ``out``; returns the summary dict.
@@ -77,7 +78,7 @@ def distil(student, out, *, teacher=DEFAULT_TEACHER, epochs=None, batch_size=Non
         out: the run folder (``zoo.train``'s ``out_dir``), also holding corpus.csv, soft_targets.csv
             and distillation.json.
         teacher: ``ID:WEIGHTS`` of registered weights (musicnn's MTT by default).
-        epochs, batch_size, recipe, seed: as ``zoo.train`` takes them (recipe "default").
+        epochs, batch_size, learning_rate, recipe, seed: as ``zoo.train`` takes them (recipe "default").
         freeze: None or "frontend" (with ``frontend="teacher"``).
         frontend: "teacher" (musicnn's MTT front-end: the default for vertical-horizontal students)
             or "random" (the default for the others).
@@ -102,7 +103,7 @@ def distil(student, out, *, teacher=DEFAULT_TEACHER, epochs=None, batch_size=Non
     log(f"distilling {teacher} into {model_id} on {len(corpus)} tracks ({corpus['seconds'].sum() / 3600:.2f} h), "
         f"held out: {', '.join(held_out)}; front-end: {weights or 'random'}" + (", frozen" if freeze else ""))
     result = zoo.train(model_id, f"soft:{soft}", out_dir=out, recipe=recipe, epochs=epochs, batch_size=batch_size,
-                       weights=weights, freeze=freeze, seed=seed)
+                       learning_rate=learning_rate, weights=weights, freeze=freeze, seed=seed)
     metrics = result.metrics
     summary = {
         "student": model_id, "teacher": teacher, "frontend": weights or "random", "freeze": freeze,

@@ -52,18 +52,21 @@ def _patching(patch_seconds, hop_seconds):
     return Patching(frames, _hop_frames(hop_seconds, frames))
 
 
+def _fixed_patching(own, input_kind, patch_seconds, hop_seconds, what):
+    """Patches of a model that takes ``own`` samples only."""
+    if patch_seconds is not None and round(patch_seconds * _MEL.sample_rate) != own:
+        raise ValueError(f"{what} takes patches of {own} samples ({own / _MEL.sample_rate:g} s) only, "
+                         f"not patch_seconds={patch_seconds!r}")
+    frames = waveform_to_frames(own, _MEL)
+    return Patching(frames, _hop_frames(hop_seconds, frames), own if input_kind == WAVEFORM else None)
+
+
 def file_patching(described, patch_seconds=None, hop_seconds=None):
     """The patches a model file is scored on: its own input length when it has one; else
     ``patch_seconds``, or the run's training crop, or musicnn's 3 s."""
     if described.input_samples is None:
         return _patching(patch_seconds or described.training_seconds, hop_seconds)
-    own = described.input_samples
-    if patch_seconds is not None and round(patch_seconds * _MEL.sample_rate) != own:
-        raise ValueError(f"{described.path} takes patches of {own} samples ({own / _MEL.sample_rate:g} s) only, "
-                         f"not patch_seconds={patch_seconds!r}")
-    frames = waveform_to_frames(own, _MEL)
-    waveform_samples = own if described.input_kind == WAVEFORM else None
-    return Patching(frames, _hop_frames(hop_seconds, frames), waveform_samples)
+    return _fixed_patching(described.input_samples, described.input_kind, patch_seconds, hop_seconds, described.path)
 
 
 def _model_id(model):
@@ -217,7 +220,16 @@ def check_embeddings(model, names):
 def _patch_model(model_id, weights, described, patch_seconds, hop_seconds):
     """(Patching, what scores the patches) for registered weights, or for the model file described."""
     if described is None:
-        patching = _patching(patch_seconds, hop_seconds)
+        from zoo.weights import resolve_weights
+
+        own = resolve_weights(model_id, weights).input_samples
+        if own is None:
+            patching = _patching(patch_seconds, hop_seconds)
+        else:  # fixed-length weights
+            from zoo.models.registry import resolve
+
+            patching = _fixed_patching(own, resolve(model_id).front.input_kind, patch_seconds, hop_seconds,
+                                       f"{model_id}:{weights}")
         return patching, PatchModel(model_id, weights, patching.samples)
     patching = file_patching(described, patch_seconds, hop_seconds)
     return patching, FilePatchModel(described.path, described.content_hash(), patching.samples,
