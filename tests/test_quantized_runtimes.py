@@ -109,7 +109,7 @@ def test_int8_conversions_are_cached_per_calibration_and_heal(cache, caplog, own
     caplog.set_level(logging.WARNING, logger="zoo.cache")
     mine = CalibratedRuntime(runtime, files=(str(own_audio),))
     before = _taggram(_clip(), runtime=mine, model=own_model)
-    (converted,) = cache_dir("runtimes").glob(f"*-int8-files-*{suffix}")
+    (converted,) = cache_dir("runtimes").glob(f"*-int8-*files-*{suffix}")
     assert Calibration(files=(str(own_audio),)).key in converted.name
     stamp = os.stat(converted).st_mtime_ns
     np.testing.assert_array_equal(_taggram(_clip(), runtime=mine, model=own_model), before)
@@ -121,7 +121,7 @@ def test_int8_conversions_are_cached_per_calibration_and_heal(cache, caplog, own
     (record,) = [r for r in caplog.records if r.name == "zoo.cache"]
     assert str(converted) in record.getMessage() and "rebuilt" in record.getMessage()
     _taggram(_clip(), runtime=CalibratedRuntime(runtime, files=(str(own_audio),), clips=1), model=own_model)
-    assert len(list(cache_dir("runtimes").glob(f"*-int8-files-*{suffix}"))) == 2  # another calibration
+    assert len(list(cache_dir("runtimes").glob(f"*-int8-*files-*{suffix}"))) == 2  # another calibration
 
 
 def test_zoo_tag_runs_onnx_int8_calibrated_on_rendered_clips(small_calibration, cache, own_model, tmp_path,
@@ -135,11 +135,11 @@ def test_zoo_tag_runs_onnx_int8_calibrated_on_rendered_clips(small_calibration, 
     assert zoo_tag([str(audio), "--model", str(own_model), "--runtime", "onnx-int8", "--format", "jsonl",
                     "--output", str(output)]) == 0
     (record,) = [json.loads(line) for line in output.read_text().splitlines()]
-    assert record["tags"] and list(cache_dir("runtimes").glob("*-int8-gm2s28.onnx"))
+    assert record["tags"] and list(cache_dir("runtimes").glob("*-int8-w7-gm2s28.onnx"))
     mine = tmp_path / "mine.jsonl"  # calibrated on the user's own file instead
     assert zoo_tag([str(audio), "--model", str(own_model), "--runtime", "onnx-int8", "--calibration", str(audio),
                     "--format", "jsonl", "--output", str(mine)]) == 0
-    assert json.loads(mine.read_text())["tags"] and list(cache_dir("runtimes").glob("*-int8-files-*.onnx"))
+    assert json.loads(mine.read_text())["tags"] and list(cache_dir("runtimes").glob("*-int8-w7-files-*.onnx"))
 
 
 def test_errors_are_one_line(own_model, tmp_path, capsys):

@@ -152,7 +152,7 @@ class _OnnxInt8(_Onnx):
         super().__init__(patch_model, layers)
 
     def _converted(self, patch_model, onnxruntime):
-        from zoo.conversion.onnx_int8 import quantize_onnx_int8
+        from zoo.conversion.onnx_int8 import WEIGHT_BITS, quantize_onnx_int8
 
         fp32 = super()._converted(patch_model, onnxruntime)
 
@@ -160,8 +160,8 @@ class _OnnxInt8(_Onnx):
             with open(fp32, "rb") as handle:
                 return quantize_onnx_int8(handle.read(), _calibration_patches(patch_model, self._calibration))
 
-        return _cached(patch_model, f"-int8-{self._calibration.key}.onnx", convert, check=_onnx_check(onnxruntime),
-                       needs_tensorflow=False)
+        return _cached(patch_model, f"-int8-w{WEIGHT_BITS}-{self._calibration.key}.onnx", convert,
+                       check=_onnx_check(onnxruntime), needs_tensorflow=False)
 
 
 class _Tflite:
