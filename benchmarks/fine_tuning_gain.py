@@ -1,10 +1,10 @@
 """What a start from pretrained weights is worth: each model fine-tuned from them against the same
 model trained from scratch, same data, budget and seeds (two runs of the benchmark's "fine-tuning" preset).
 
-    python -m benchmarks --preset=fine-tuning --out=runs/fine-tuning-scratch
-    python -m benchmarks --preset=fine-tuning --weights=mtt-distilled --out=runs/fine-tuning-distilled
-    python -m benchmarks.fine_tuning_gain runs/fine-tuning-scratch runs/fine-tuning-distilled \\
-        --out benchmarks/results/fine-tuning
+    python -m benchmarks --preset=fine-tuning --out=benchmarks/results/fine-tuning/scratch
+    python -m benchmarks --preset=fine-tuning --weights=mtt-distilled --out=benchmarks/results/fine-tuning/distilled
+    python -m benchmarks.fine_tuning_gain benchmarks/results/fine-tuning/scratch \\
+        benchmarks/results/fine-tuning/distilled --out benchmarks/results/fine-tuning
 
 Per model: test ROC-AUC and PR-AUC of both starts (mean over the seeds both finished), the gain
 (pretrained minus scratch, paired by seed) with its 95% t-interval, and a verdict: "helps" when
@@ -78,7 +78,7 @@ def _machine(*sides):
             + ("" if rate is None else f", dense matmul {rate.min():.0f}-{rate.max():.0f} GFLOP/s over the runs"))
 
 
-def _markdown(table, scratch_dir, pretrained_dir, weights, unpaired, machine):
+def _markdown(table, scratch_dir, pretrained_dir, weights, unpaired, machine, note=None):
     lines = [
         "# Fine-tuning gain: pretrained start against scratch\n",
         f"Date: {datetime.date.today().isoformat()}. Machine: {machine}.  ",
@@ -88,6 +88,7 @@ def _markdown(table, scratch_dir, pretrained_dir, weights, unpaired, machine):
         f"Scratch runs: `{scratch_dir}`; pretrained (`{weights}`) runs: `{pretrained_dir}`. Test ROC-AUC / PR-AUC "
         "on the rendered General-MIDI set (mean over seeds); gain = pretrained minus scratch, paired by seed, with "
         "its 95% t-interval.\n",
+        *([f"Note: {note}\n"] if note else []),
         "| model | seeds | ROC-AUC scratch | ROC-AUC pretrained | ROC-AUC gain | PR-AUC gain | verdict | "
         "train s (scratch / pretrained) |",
         "|---|--:|--:|--:|--:|--:|---|--:|",
@@ -108,6 +109,7 @@ def main(argv=None):
     parser.add_argument("pretrained", help="benchmark output folder of the runs from --weights")
     parser.add_argument("--weights", default="mtt-distilled", help="the weights the pretrained side started from")
     parser.add_argument("--out", required=True, help="folder for gain.csv and results.md")
+    parser.add_argument("--note", help="a paragraph for results.md, e.g. what shared the machine")
     args = parser.parse_args(argv)
     try:
         scratch, pretrained = _rows(args.scratch), _rows(args.pretrained)
@@ -118,7 +120,8 @@ def main(argv=None):
     unpaired = len(scratch) + len(pretrained) - 2 * int(table["seeds"].sum() if len(table) else 0)
     os.makedirs(args.out, exist_ok=True)
     write_csv_atomically(table, os.path.join(args.out, "gain.csv"))
-    report = _markdown(table, args.scratch, args.pretrained, args.weights, unpaired, _machine(scratch, pretrained))
+    report = _markdown(table, args.scratch, args.pretrained, args.weights, unpaired, _machine(scratch, pretrained),
+                       args.note)
     with atomic_path(os.path.join(args.out, "results.md")) as temporary:
         with open(temporary, "w") as handle:
             handle.write(report)

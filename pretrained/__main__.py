@@ -72,7 +72,9 @@ def _parser():
     publish.add_argument("runs", nargs="+", metavar="RUN", help="run folders of `distil`")
     cards = commands.add_parser("cards", help="write the model-card page of the mtt-distilled weights")
     cards.add_argument("--out", default=None, help="the page (default: docs/mtt-distilled.md of this checkout)")
-    cards.add_argument("--probe", default=None, help="scores.csv of python -m benchmarks.probe on the students")
+    cards.add_argument("--probe", action="append", default=None,
+                       help="scores.csv of python -m benchmarks.probe on the students (repeatable: a later file's "
+                            "scores of a student replace an earlier's)")
     cards.add_argument("--fine-tuning", default=None, help="gain.csv of python -m benchmarks.fine_tuning_gain")
     return parser
 

@@ -236,7 +236,8 @@ def test_fine_tuning_gain_pairs_runs_by_model_and_seed(tmp_path):
             + [("b", s, 0.80, 0.5, 10.0) for s in range(3)] + [("c", 0, 0.7, 0.4, 10.0)])
     results(tmp_path / "pretrained", [("a", s, 0.80 + 0.01 * s + 0.001 * (s % 2), 0.5, 5.0) for s in range(3)]
             + [("b", s, 0.80 + (0.01, -0.01, 0.0)[s], 0.5, 5.0) for s in range(2)])
-    assert gain_main([str(tmp_path / "scratch"), str(tmp_path / "pretrained"), "--out", str(tmp_path / "out")]) == 0
+    assert gain_main([str(tmp_path / "scratch"), str(tmp_path / "pretrained"), "--out", str(tmp_path / "out"),
+                      "--note", "shared the cores"]) == 0
     table = pd.read_csv(tmp_path / "out" / "gain.csv").set_index("model")
     assert list(table.index) == ["a", "b"] and list(table.seeds) == [3, 2]
     assert table.loc["a", "roc_auc_gain"] == pytest.approx(0.1 + 0.001 / 3)
@@ -244,4 +245,5 @@ def test_fine_tuning_gain_pairs_runs_by_model_and_seed(tmp_path):
     assert table.loc["a", "train_seconds_pretrained"] == 5.0
     report = (tmp_path / "out" / "results.md").read_text()
     assert "| `a` | 3 |" in report and "2 run(s) of one side have no partner" in report
+    assert "Note: shared the cores" in report
     assert gain_main([str(tmp_path / "none"), str(tmp_path / "pretrained"), "--out", str(tmp_path / "x")]) == 1

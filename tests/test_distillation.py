@@ -357,19 +357,28 @@ def _evaluations_reach_the_page(cards, folder):
     from pretrained.distillation.model_cards import add_evaluations, page
 
     name = "maxpool-frame-single:mtt-distilled"
-    pd.DataFrame([(name, "pretrained", name, "tempo", "top1_acc", 0.5), (name, "pretrained", name, "tempo", "x", 9),
-                  ("twin", "random twin", name, "tempo", "top1_acc", 0.4),
-                  ("o", "pretrained", "o", "tempo", "top1_acc", 1)],
-                 columns=["model", "kind", "beside", "task", "metric", "score"]).to_csv(folder / "scores.csv")
+    columns = ["model", "kind", "beside", "task", "metric", "score", "classifier"]
+    pd.DataFrame([(name, "pretrained", name, "tempo", "top1_acc", 0.5, "mlp"),
+                  (name, "pretrained", name, "tempo", "x", 9, "mlp"),
+                  ("twin", "random twin", name, "tempo", "top1_acc", 0.4, "mlp"),
+                  ("o", "pretrained", "o", "tempo", "top1_acc", 1, "mlp")],
+                 columns=columns).to_csv(folder / "scores.csv")
     pd.DataFrame([{"model": "maxpool-frame-single", "seeds": 3, "roc_auc_scratch": 0.7, "roc_auc_pretrained": 0.75,
                    "roc_auc_gain": 0.05, "roc_auc_gain_ci95": 0.01, "verdict": "helps"}]).to_csv(folder / "gain.csv")
     card = add_evaluations(cards, folder / "scores.csv", folder / "gain.csv")["maxpool-frame-single"]
-    assert card["probe"] == {"tempo (top1_acc)": [0.5, 0.4]}
+    assert card["probe"] == {"tempo (top1_acc)": [0.5, 0.4]} and card["probe_classifier"] == "mlp"
     assert card["fine_tuning"]["verdict"] == "helps" and card["fine_tuning"]["seeds"] == 3
     text = page({"maxpool-frame-single": card})
     assert "| `maxpool-frame-single` | 0.500 / 0.400 (+0.100) |" in text
     assert "| `maxpool-frame-single` | 3 | 0.700 | 0.750 | +0.050 ± 0.010 | helps |" in text
-
+    # a later file (the student probed with another classifier) replaces the earlier one's scores
+    pd.DataFrame([(name, "pretrained", name, "tempo", "top1_acc", 0.6, "logistic"),
+                  ("twin", "random twin", name, "tempo", "top1_acc", 0.3, "logistic")],
+                 columns=columns).to_csv(folder / "logistic.csv")
+    card = add_evaluations(cards, [folder / "scores.csv", folder / "logistic.csv"])["maxpool-frame-single"]
+    assert card["probe"] == {"tempo (top1_acc)": [0.6, 0.3]}
+    assert "| `maxpool-frame-single` (logistic classifier) | 0.600 / 0.300 (+0.300) |" in page(
+        {"maxpool-frame-single": card})
 
 def test_distil_option_errors_are_one_line(tree, cache, tmp_path, capsys):
     for extra, expected in [

@@ -112,19 +112,22 @@ def _agreement_table(cards):
 
 def add_evaluations(cards, probe_csv=None, gain_csv=None):
     """``cards`` with each student's probe scores (its and its random twin's, the first metric the
-    probe reports per task) and fine-tuning gain (a row of gain.csv), where the files hold them."""
+    probe reports per task, and the classifier) and fine-tuning gain (a row of gain.csv), where
+    the files hold them; ``probe_csv`` is one scores.csv or several."""
     cards = {model_id: dict(card) for model_id, card in cards.items()}
-    if probe_csv:
-        scores = pd.read_csv(probe_csv)
+    # A student in several files: the last file's scores stand (e.g. one probed with another classifier).
+    for path in [probe_csv] if isinstance(probe_csv, (str, os.PathLike)) else probe_csv or ():
+        scores = pd.read_csv(path)
         for model_id, card in cards.items():
             rows = scores[scores["beside"] == f"{model_id}:{WEIGHTS_NAME}"]
             probe = {}
             for task, runs in rows.groupby("task", sort=True):
                 metric = runs["metric"].iloc[0]
-                runs = runs[runs["metric"] == metric].set_index("kind")["score"]
+                runs = runs[runs["metric"] == metric].set_index("kind")
                 if {"pretrained", "random twin"} <= set(runs.index):
-                    probe[f"{task} ({metric})"] = [round(float(runs["pretrained"]), 4),
-                                                   round(float(runs["random twin"]), 4)]
+                    probe[f"{task} ({metric})"] = [round(float(runs["score"]["pretrained"]), 4),
+                                                   round(float(runs["score"]["random twin"]), 4)]
+                    card["probe_classifier"] = str(runs["classifier"]["pretrained"])
             if probe:
                 card["probe"] = probe
     if gain_csv:
@@ -139,11 +142,20 @@ def add_evaluations(cards, probe_csv=None, gain_csv=None):
     return cards
 
 
+def _other_classifier(card):
+    classifier = card.get("probe_classifier", "mlp")
+    return "" if classifier == "mlp" else f" ({classifier} classifier)"
+
+
+def _probe_cell(scores):
+    student, twin = scores
+    return f"{student:.3f} / {twin:.3f} ({student - twin:+.3f})"
+
+
 def _probe_table(cards):
     tasks = sorted({task for card in cards.values() for task in card.get("probe", {})})
-    rows = [{"model": f"`{model_id}`", **{task: f"{card['probe'][task][0]:.3f} / {card['probe'][task][1]:.3f} "
-                                                 f"({card['probe'][task][0] - card['probe'][task][1]:+.3f})"
-                                          for task in tasks if task in card["probe"]}}
+    rows = [{"model": f"`{model_id}`" + _other_classifier(card),
+             **{task: _probe_cell(card["probe"][task]) for task in tasks if task in card["probe"]}}
             for model_id, card in sorted(cards.items()) if card.get("probe")]
     return markdown(pd.DataFrame(rows).fillna("")) if rows else ""
 
