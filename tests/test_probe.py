@@ -140,3 +140,20 @@ def test_metrics_on_known_scores():
     assert score("mAP", indicator, perfect) == 1.0 and score("aucroc", indicator, perfect) == 1.0
     assert score("d_prime", indicator, perfect) > 4
     assert score("aucroc", indicator, 1 - perfect) == 0.0
+
+
+@pytest.mark.parametrize("prediction", ["multiclass", "multilabel"])
+def test_logistic_in_the_training_span_is_the_same_classifier(prediction, monkeypatch):
+    from benchmarks.probe import classifiers
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(70, 400)).astype(np.float32)  # more dimensions than training clips
+    y = rng.integers(0, 3, 70) if prediction == "multiclass" else rng.integers(0, 2, (70, 3))
+    options = dict(prediction=prediction, metric="top1_acc" if prediction == "multiclass" else "mAP", seed=0,
+                   classes=3)
+    fit = classifiers.CLASSIFIERS["logistic"]
+    spanned = fit(x[:40], y[:40], x[40:55], y[40:55], x[55:], **options)
+    monkeypatch.setattr(classifiers, "_training_span", lambda *sets: sets)
+    full = fit(x[:40], y[:40], x[40:55], y[40:55], x[55:], **options)
+    np.testing.assert_allclose(spanned, full, atol=1e-3)
+    assert spanned.shape == (15, 3)
