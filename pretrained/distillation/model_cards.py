@@ -74,9 +74,12 @@ PROBE_TEXT = """`python -m benchmarks.probe` on its default tasks (rendered Gene
 tempo, espeak-ng speech / music / noise; [embeddings.md](embeddings.md)): frozen scene embeddings,
 HEAR's MLP, 3 seeds. Each cell: the student / its random-weights twin (the same architecture,
 freshly initialised, front-end included), and the difference. Tempo is at chance (1/3, with a
-standard deviation of about 0.1 over the folds) for every model, students and twins alike: read its
-differences as noise. Full table with the spreads:
-[probe-distilled/results.md](../benchmarks/results/probe-distilled/results.md)."""
+standard deviation of about 0.1 over the folds) for every model probed with the MLP, students and
+twins alike: read its differences as noise. A row marked with another classifier was probed with
+it: the dense student's embedding, musicnn's whole front-end map flattened (105,468 values), is too
+wide for the MLP on 2 cores. Full tables with the spreads:
+[probe-distilled/results.md](../benchmarks/results/probe-distilled/results.md),
+[probe-distilled-dense/results.md](../benchmarks/results/probe-distilled-dense/results.md)."""
 
 FINE_TUNING_TEXT = f"""The benchmark's `fine-tuning` preset (rendered General-MIDI set, 320 / 80 / 160 clips, 4 epochs,
 batch 16, recipe `default`, every layer trained) from `{WEIGHTS_NAME}` against the same architecture from
