@@ -368,6 +368,11 @@ def _evaluations_reach_the_page(cards, folder):
     card = add_evaluations(cards, folder / "scores.csv", folder / "gain.csv")["maxpool-frame-single"]
     assert card["probe"] == {"tempo (top1_acc)": [0.5, 0.4]} and card["probe_classifier"] == "mlp"
     assert card["fine_tuning"]["verdict"] == "helps" and card["fine_tuning"]["seeds"] == 3
+    pd.DataFrame([{"model": "other", "seeds": 1, "roc_auc_scratch": 0.7, "roc_auc_pretrained": 0.7,
+                   "roc_auc_gain": 0.0, "roc_auc_gain_ci95": None, "verdict": "one seed: no interval"}]).to_csv(
+        folder / "newer.csv")
+    assert "fine_tuning" not in add_evaluations({"maxpool-frame-single": card}, None,
+                                                folder / "newer.csv")["maxpool-frame-single"]
     text = page({"maxpool-frame-single": card})
     assert "| `maxpool-frame-single` | 0.500 / 0.400 (+0.100) |" in text
     assert "| `maxpool-frame-single` | 3 | 0.700 | 0.750 | +0.050 ± 0.010 | helps |" in text

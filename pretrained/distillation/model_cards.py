@@ -136,6 +136,7 @@ def add_evaluations(cards, probe_csv=None, gain_csv=None):
     if gain_csv:
         gains = pd.read_csv(gain_csv).set_index("model")
         for model_id, card in cards.items():
+            card.pop("fine_tuning", None)  # the file given is the whole current table
             if model_id in gains.index:
                 row = gains.loc[model_id]
                 card["fine_tuning"] = {key: (int(row[key]) if key == "seeds" else str(row[key]) if key == "verdict"
