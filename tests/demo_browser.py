@@ -82,13 +82,14 @@ def chromium(user_data_dir, width=1200, height=1600):
 def upload(driver, path, timeout=120):
     """Choose ``path`` in the page's file input and press Tag; returns once the answer (the tags
     or an error) is shown."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    form = driver.find_element(By.ID, "upload")
+    driver.execute_script("document.zooAsked = true")  # the answer is a new document, without this mark
     driver.find_element(By.ID, "audio").send_keys(str(path))
     driver.find_element(By.ID, "submit").click()
-    wait = WebDriverWait(driver, timeout)
-    wait.until(expected_conditions.staleness_of(form))  # the answer is a new page
+    # mid-navigation the driver can answer any query with an error, not only a stale element
+    wait = WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,))
+    wait.until(lambda d: d.execute_script("return !document.zooAsked && document.readyState === 'complete'"))
     wait.until(lambda d: d.find_elements(By.ID, "result") or d.find_elements(By.ID, "error"))
