@@ -18,6 +18,7 @@ import zoo
 from zoo.datasets.manifest import ManifestError, load_manifest
 from zoo.training import RECIPES, resolve_recipe
 from zoo.training.cli import main as zoo_train
+from zoo.training.run_directory import RunDirectory
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TAGS = ("low", "high", "noise")
@@ -198,8 +199,13 @@ def test_sigkill_then_rerun_trains_each_epoch_once(manifest, tmp_path):
     out = tmp_path / "out"
     args = [*SMALL_OPTIONS, f"--dataset=manifest:{manifest}", f"--out={out}", "--epochs=8"]
     history = out / "history.csv"
+    assert RunDirectory(out).trained_seconds() == 0.0
     kill_after_epochs(_cli(*args), history, 2)
-    done = len(pd.read_csv(history))
+    killed = pd.read_csv(history)
+    done = len(killed)
+    # what the benchmark adds to a resumed model's train_seconds: the killed run's epochs
+    assert RunDirectory(out).trained_seconds() == pytest.approx((killed.seconds + killed.checkpoint_seconds).sum())
+    assert RunDirectory(out).trained_seconds() > 0
     second = _cli(*args)
     output, errors = second.communicate(timeout=300)
     assert second.returncode == 0, errors

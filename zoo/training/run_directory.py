@@ -138,6 +138,15 @@ class RunDirectory:
                           best_weights=_load_weight_list(os.path.join(folder, BEST_WEIGHTS + ".npz")),
                           optimizer_values=_load_weight_list(os.path.join(folder, OPTIMIZER)))
 
+    def trained_seconds(self):
+        """Seconds the epochs in history.csv took (with their checkpoints): what a killed run had
+        spent before it resumes; 0.0 for a new folder."""
+        path = self.file("history.csv")
+        if not os.path.isfile(path):
+            return 0.0
+        history = pd.read_csv(path)
+        return float(sum(history[column].sum() for column in ("seconds", "checkpoint_seconds") if column in history))
+
     # --- outputs ---------------------------------------------------------------------------
     def write_history(self, rows):
         if self.writable:
