@@ -204,7 +204,7 @@ def test_sigkill_then_rerun_trains_each_epoch_once(manifest, tmp_path):
     killed = pd.read_csv(history)
     done = len(killed)
     # what the benchmark adds to a resumed model's train_seconds: the killed run's epochs
-    assert RunDirectory(out).trained_seconds() == pytest.approx((killed.seconds + killed.checkpoint_seconds).sum())
+    assert RunDirectory(out).trained_seconds() == pytest.approx(killed.seconds.sum() + killed.checkpoint_seconds.sum())
     assert RunDirectory(out).trained_seconds() > 0
     second = _cli(*args)
     output, errors = second.communicate(timeout=300)
