@@ -19,6 +19,8 @@ from zoo.files import atomic_path
 __all__ = ["PAGE", "add_evaluations", "page", "write_page"]
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / f"{WEIGHTS_NAME}.md"
+# Evaluations are kept to 6 decimals in cards.json: the page shows 3, and 4 would round twice.
+STORED_DECIMALS = 6
 
 INTRO = f"""# `{WEIGHTS_NAME}`: pretrained weights for the grid, distilled from musicnn
 
@@ -128,8 +130,8 @@ def add_evaluations(cards, probe_csv=None, gain_csv=None):
                 metric = runs["metric"].iloc[0]
                 runs = runs[runs["metric"] == metric].set_index("kind")
                 if {"pretrained", "random twin"} <= set(runs.index):
-                    probe[f"{task} ({metric})"] = [round(float(runs["score"]["pretrained"]), 4),
-                                                   round(float(runs["score"]["random twin"]), 4)]
+                    probe[f"{task} ({metric})"] = [round(float(runs["score"]["pretrained"]), STORED_DECIMALS),
+                                                   round(float(runs["score"]["random twin"]), STORED_DECIMALS)]
                     card["probe_classifier"] = str(runs["classifier"]["pretrained"])
             if probe:
                 card["probe"] = probe
@@ -140,7 +142,7 @@ def add_evaluations(cards, probe_csv=None, gain_csv=None):
             if model_id in gains.index:
                 row = gains.loc[model_id]
                 card["fine_tuning"] = {key: (int(row[key]) if key == "seeds" else str(row[key]) if key == "verdict"
-                                             else round(float(row[key]), 4))
+                                             else round(float(row[key]), STORED_DECIMALS))
                                        for key in ("seeds", "roc_auc_scratch", "roc_auc_pretrained", "roc_auc_gain",
                                                    "roc_auc_gain_ci95", "verdict")}
     return cards
